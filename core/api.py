@@ -1,0 +1,14 @@
+"""The versioned REST API: one line per domain router."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from core.audit.router import router as audit_router
+from core.auth.router import router as auth_router
+
+API_PREFIX = "/api/v1"
+
+api_router = APIRouter(prefix=API_PREFIX)
+api_router.include_router(auth_router)
+api_router.include_router(audit_router)

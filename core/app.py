@@ -1,0 +1,92 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from core import health
+from core.api import api_router
+from core.config import ApiSettings
+from core.db import Database
+from core.errors import install_error_handlers
+from core.metrics import MetricsMiddleware
+from mes_common.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+KNU MES: master data, planning, work orders, quality, inventory and reports, linked live to the
+machines. Every `/api/v1` operation needs a bearer token from the `mes` Keycloak realm; the roles
+each operation allows are listed by `mes auth matrix`. Errors share one body:
+`{"error": {"code", "message", "details": [{"field", "reason"}]}}`.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the handler's function name (unique across the API, tested)."""
+    return route.name
+
+
+async def _maintenance_loop(settings: ApiSettings) -> None:
+    """Telemetry partitions/rollups upkeep; one replica works at a time (advisory lock)."""
+    from db.maintenance import run_maintenance
+
+    while True:
+        try:
+            await asyncio.to_thread(
+                run_maintenance,
+                settings.conninfo(),
+                days_ahead=settings.telemetry_partition_days_ahead,
+                retention_days=settings.telemetry_retention_days,
+            )
+        except Exception:
+            log.exception("telemetry maintenance failed")
+        await asyncio.sleep(settings.telemetry_maintenance_interval)
+
+
+def create_app(settings: ApiSettings | None = None, *, background: bool = True) -> FastAPI:
+    """Build the API. `background=False` skips periodic jobs (tests drive them directly)."""
+    settings = settings or load_settings(ApiSettings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(_maintenance_loop(settings))] if background else []
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="KNU MES API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings, pool_size=settings.db_pool_size)
+    app.state.migration_heads = health.migration_heads()
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(MetricsMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    return app

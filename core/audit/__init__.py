@@ -1,0 +1,1 @@
+"""Audit trail: every create, update, delete and transition; user, time, before and after."""

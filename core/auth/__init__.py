@@ -1,0 +1,1 @@
+"""Authentication (Keycloak-issued JWT bearer tokens) and role-based access per feature."""

@@ -1,0 +1,1 @@
+"""Shared pieces of the domain APIs: list queries, pagination, common schema types."""

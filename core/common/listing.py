@@ -1,0 +1,123 @@
+"""Every list endpoint: `q` search, field filters, sort, limit/offset and a total count.
+
+A domain declares a ListSpec (which columns `q` searches and which fields can be sorted), takes
+`ListParams` via the `ListParamsDep` dependency, adds its typed field filters to its select, and
+calls `paginate`. An unknown sort field is a 422 naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.common.schemas import Page
+from core.errors import ValidationFailed
+
+MAX_LIMIT = 500
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """Search text, sort expression, window."""
+
+    q: str | None
+    sort: str | None
+    limit: int
+    offset: int
+
+
+def list_params(
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Search text, matched case-insensitively against the "
+            "entity's key text fields",
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^-?[a-z_]+(,-?[a-z_]+)*$",
+            description="Comma-separated fields, `-` for descending: `-created_at,code`",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+) -> ListParams:
+    """Common list query parameters."""
+    return ListParams(q=q.strip() if q else None, sort=sort, limit=limit, offset=offset)
+
+
+ListParamsDep = Annotated[ListParams, Depends(list_params)]
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How an entity is searched and sorted."""
+
+    search: Sequence[ColumnElement[Any] | Any]
+    sort: Mapping[str, ColumnElement[Any] | Any]
+    default_sort: str
+
+    def order_by(self, sort: str | None) -> list[Any]:
+        """ORDER BY clauses for a sort expression; ValidationFailed on an unknown field."""
+        clauses = []
+        for part in (sort or self.default_sort).split(","):
+            name = part.lstrip("-")
+            column = self.sort.get(name)
+            if column is None:
+                allowed = ", ".join(sorted(self.sort))
+                raise ValidationFailed("sort", f"unknown sort field {name!r}; allowed: {allowed}")
+            clauses.append(column.desc() if part.startswith("-") else column.asc())
+        return clauses
+
+    def where_search(self, q: str | None) -> ColumnElement[bool] | None:
+        """OR of ILIKE over the search columns, or None without `q`."""
+        if not q:
+            return None
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return or_(*(col.ilike(pattern, escape="\\") for col in self.search))
+
+
+def apply_filters(stmt: Select[Any], filters: Mapping[Any, Any]) -> Select[Any]:
+    """`column == value` for every filter whose value is not None."""
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    spec: ListSpec,
+    params: ListParams,
+    *,
+    schema: type[M],
+    filters: Mapping[Any, Any] | None = None,
+) -> Page[M]:
+    """Run `stmt` (selecting one ORM entity) with search, filters, sort and window, and count
+    the total; rows become `schema` instances."""
+    stmt = apply_filters(stmt, filters or {})
+    condition = spec.where_search(params.q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    order = spec.order_by(params.sort)
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = (
+        await session.scalars(stmt.order_by(*order).limit(params.limit).offset(params.offset))
+    ).all()
+    items = [schema.model_validate(r, from_attributes=True) for r in rows]
+    return Page[schema](  # type: ignore[valid-type]
+        items=items, total=total or 0, limit=params.limit, offset=params.offset
+    )

@@ -1,0 +1,9 @@
+"""Every ORM model, imported so that `Base.metadata` is complete (migrations compare against it).
+
+Add one import line per domain.
+"""
+
+from core.audit import models as audit_models
+from core.db import Base
+
+__all__ = ["Base", "audit_models"]

@@ -1,0 +1,1 @@
+"""Telemetry reads: signals and readings, raw or rolled up, on TimescaleDB or plain PostgreSQL."""

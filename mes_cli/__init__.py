@@ -1,0 +1,1 @@
+"""The `mes` command line. Each subcommand imports its package only when it runs."""

@@ -1,0 +1,20 @@
+"""Entry point of the `mes` command."""
+
+from __future__ import annotations
+
+import typer
+
+from mes_cli import api, auth, db
+
+app = typer.Typer(
+    name="mes",
+    help="KNU MES: API, edge gateway, simulators and tooling.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("api", help="Serve the MES API.")(api.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(auth.app, name="auth")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Test support: real services (PostgreSQL, Mosquitto, ...) started on free ports."""
