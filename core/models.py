@@ -5,5 +5,6 @@ Add one import line per domain.
 
 from core.audit import models as audit_models
 from core.db import Base
+from core.items import models as items_models
 
-__all__ = ["Base", "audit_models"]
+__all__ = ["Base", "audit_models", "items_models"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ load_env_sh()
 
 from core.app import create_app  # noqa: E402 - after env.sh is loaded
 from tests.support import databases  # noqa: E402
-from tests.support.api import api_client, api_settings, principal_for  # noqa: E402
+from tests.support.api import AsRoles, api_client, api_settings, principal_for  # noqa: E402
 from tests.support.databases import TestDb  # noqa: E402
 from tests.support.mosquitto import Broker, private_broker  # noqa: E402
 from tests.support.postgres import PgCluster, private_cluster  # noqa: E402
@@ -65,10 +66,12 @@ async def app(db: TestDb) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-def as_roles(app: FastAPI):  # type: ignore[no-untyped-def]
+def as_roles(app: FastAPI) -> AsRoles:
     """`async with as_roles("planner") as client:` -> a client acting as a planner."""
 
-    def factory(*roles: str, username: str | None = None):  # type: ignore[no-untyped-def]
+    def factory(
+        *roles: str, username: str | None = None
+    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
         return api_client(app, principal_for(*roles, username=username))
 
     return factory

@@ -22,6 +22,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit:read": frozenset({R.SUPERVISOR, R.ADMIN, R.QUALITY}),
     # telemetry (signals, readings)
     "telemetry:read": ALL,
+    # master data: items
+    "items:read": ALL,
+    "items:write": frozenset({R.PLANNER, R.ENGINEER, R.ADMIN}),
 }
 
 # Paths reachable without a token (probes, metrics, the API description).

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 Code = Annotated[
     str,
@@ -13,6 +22,19 @@ Code = Annotated[
     ),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _number(value: Decimal) -> float | int:
+    """JSON number for a quantity: integral values as int, others as float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Quantity = Annotated[
+    Decimal,
+    Field(max_digits=18, decimal_places=6),
+    PlainSerializer(_number, return_type=float, when_used="json"),
+]
+"""A quantity: exact Decimal inside (NUMERIC(18, 6) in the database), a JSON number outside."""
 
 
 T = TypeVar("T")
@@ -25,6 +47,26 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(ge=0, description="rows matching the search and filters")
     limit: int
     offset: int
+
+
+class PatchModel(BaseModel):
+    """Base of PATCH bodies: only the fields sent change; `null` only for fields in `nullable`."""
+
+    model_config = ConfigDict(extra="forbid")
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> PatchModel:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.nullable:
+                raise PydanticCustomError(
+                    "null_not_allowed", "{field} cannot be null", {"field": name}
+                )
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their values."""
+        return self.model_dump(exclude_unset=True)
 
 
 class OrmModel(BaseModel):

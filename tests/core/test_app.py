@@ -7,7 +7,7 @@ import psycopg
 from fastapi import FastAPI
 
 from core.app import create_app
-from tests.support.api import api_client, api_settings
+from tests.support.api import AsRoles, api_client, api_settings
 from tests.support.databases import TestDb
 
 
@@ -64,14 +64,14 @@ async def test_protected_route_without_token_is_401(anonymous: httpx.AsyncClient
     assert r.json()["error"]["code"] == "unauthorized"
 
 
-async def test_role_without_permission_is_403(as_roles) -> None:  # type: ignore[no-untyped-def]
+async def test_role_without_permission_is_403(as_roles: AsRoles) -> None:
     async with as_roles("operator") as client:
         r = await client.get("/api/v1/audit")
     assert r.status_code == 403
     assert "audit:read" in r.json()["error"]["message"]
 
 
-async def test_me_lists_granted_permissions(as_roles) -> None:  # type: ignore[no-untyped-def]
+async def test_me_lists_granted_permissions(as_roles: AsRoles) -> None:
     async with as_roles("supervisor", username="sam") as client:
         r = await client.get("/api/v1/auth/me")
     assert r.status_code == 200
@@ -81,7 +81,7 @@ async def test_me_lists_granted_permissions(as_roles) -> None:  # type: ignore[n
     assert "audit:read" in body["permissions"]
 
 
-async def test_list_rejects_unknown_sort_field(as_roles) -> None:  # type: ignore[no-untyped-def]
+async def test_list_rejects_unknown_sort_field(as_roles: AsRoles) -> None:
     async with as_roles("admin") as client:
         r = await client.get("/api/v1/audit", params={"sort": "-nope"})
     assert r.status_code == 422
@@ -90,7 +90,7 @@ async def test_list_rejects_unknown_sort_field(as_roles) -> None:  # type: ignor
     assert "nope" in detail["reason"]
 
 
-async def test_list_validates_window(as_roles) -> None:  # type: ignore[no-untyped-def]
+async def test_list_validates_window(as_roles: AsRoles) -> None:
     async with as_roles("admin") as client:
         r = await client.get("/api/v1/audit", params={"limit": 0})
     assert r.status_code == 422

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from core.audit import service as audit
-from tests.support.api import principal_for
+from tests.support.api import AsRoles, principal_for
 
 
-async def test_recorded_events_are_listed_newest_first(app: FastAPI, as_roles) -> None:  # type: ignore[no-untyped-def]
+async def test_recorded_events_are_listed_newest_first(app: FastAPI, as_roles: AsRoles) -> None:
     who = principal_for("planner", username="pat")
     async with app.state.db.sessions() as session:
         audit.record(

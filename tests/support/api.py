@@ -8,8 +8,8 @@ acting as a user with those roles.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -40,6 +40,9 @@ def principal_for(*roles: str, username: str | None = None) -> Principal:
 
 
 TEST_HEADER = "X-Test-Principal"
+
+AsRoles = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+"""Type of the `as_roles` fixture: `async with as_roles("planner") as client: ...`."""
 
 
 async def _test_principal(request: Request) -> Principal:

@@ -1,0 +1,1 @@
+"""Items: the materials and products the plant buys, makes and ships."""
