@@ -79,6 +79,12 @@ MES_ROOT="${MES_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${MES_KEYCLOAK_TEST_CLIENT:=mes-test}"       # password-grant client, only for the test suite
 : "${MES_JWT_LEEWAY_SECONDS:=30}"               # allowed clock skew when checking exp/nbf
 : "${MES_JWKS_CACHE_SECONDS:=300}"
+: "${MES_KEYCLOAK_ACCESS_TOKEN_SECONDS:=300}"   # access token lifetime (short: roles apply on renewal)
+: "${MES_KEYCLOAK_SSO_IDLE_SECONDS:=1800}"      # UI session (refresh token) idle timeout
+: "${MES_KEYCLOAK_SSO_MAX_SECONDS:=36000}"      # UI session maximum (a long shift), then log in again
+: "${MES_KEYCLOAK_HEAP_MAX:=768m}"              # JVM -Xmx of the local Keycloak
+: "${MES_KEYCLOAK_START_TIMEOUT:=240}"          # seconds to wait for Keycloak readiness
+: "${MES_TEST_KEYCLOAK_URL:=}"                  # tests: reuse this running Keycloak (empty: start one)
 
 export MES_ROOT MES_ENV MES_HOME MES_SECRETS_FILE MES_LOG_LEVEL MES_LOG_FORMAT MES_BIND_HOST \
   MES_PUBLIC_HOST MES_DB_HOST MES_DB_PORT MES_DB_NAME MES_DB_USER MES_DB_POOL_SIZE \
@@ -93,7 +99,9 @@ export MES_ROOT MES_ENV MES_HOME MES_SECRETS_FILE MES_LOG_LEVEL MES_LOG_FORMAT M
   MES_KEYCLOAK_HOST MES_KEYCLOAK_PORT MES_KEYCLOAK_MANAGEMENT_PORT MES_KEYCLOAK_URL \
   MES_KEYCLOAK_REALM MES_KEYCLOAK_DB_NAME MES_KEYCLOAK_ADMIN_USER MES_KEYCLOAK_UI_CLIENT \
   MES_KEYCLOAK_API_AUDIENCE MES_KEYCLOAK_GATEWAY_CLIENT MES_KEYCLOAK_TEST_CLIENT \
-  MES_JWT_LEEWAY_SECONDS MES_JWKS_CACHE_SECONDS
+  MES_JWT_LEEWAY_SECONDS MES_JWKS_CACHE_SECONDS MES_KEYCLOAK_ACCESS_TOKEN_SECONDS \
+  MES_KEYCLOAK_SSO_IDLE_SECONDS MES_KEYCLOAK_SSO_MAX_SECONDS MES_KEYCLOAK_HEAP_MAX \
+  MES_KEYCLOAK_START_TIMEOUT MES_TEST_KEYCLOAK_URL
 
 # --- secrets: generated once, reused after --------------------------------------------------------
 # Names of the generated secrets; each gets a random value on first use.
