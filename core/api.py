@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from core.audit.router import router as audit_router
 from core.auth.router import router as auth_router
+from core.bom.router import router as bom_router
+from core.inventory.router import router as inventory_router
 from core.items.router import router as items_router
 
 API_PREFIX = "/api/v1"
@@ -14,3 +16,5 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(auth_router)
 api_router.include_router(audit_router)
 api_router.include_router(items_router)
+api_router.include_router(bom_router)
+api_router.include_router(inventory_router)

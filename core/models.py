@@ -4,7 +4,9 @@ Add one import line per domain.
 """
 
 from core.audit import models as audit_models
+from core.bom import models as bom_models  # noqa: F401
 from core.db import Base
+from core.inventory import models as inventory_models  # noqa: F401
 from core.items import models as items_models
 
 __all__ = ["Base", "audit_models", "items_models"]

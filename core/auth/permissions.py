@@ -25,6 +25,38 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # master data: items
     "items:read": ALL,
     "items:write": frozenset({R.PLANNER, R.ENGINEER, R.ADMIN}),
+    # master data: BOMs, routings, equipment, shift calendars, downtime reasons
+    "bom:read": ALL,
+    "bom:write": frozenset({R.PLANNER, R.ENGINEER, R.ADMIN}),
+    "processes:read": ALL,
+    "processes:write": frozenset({R.ENGINEER, R.ADMIN}),
+    "equipment:read": ALL,
+    "equipment:write": frozenset({R.ENGINEER, R.ADMIN}),
+    "calendar:read": ALL,
+    "calendar:write": frozenset({R.PLANNER, R.SUPERVISOR, R.ADMIN}),
+    "downtime:read": ALL,
+    "downtime:record": frozenset({R.OPERATOR, R.SUPERVISOR, R.ENGINEER, R.ADMIN}),
+    "downtime:configure": frozenset({R.SUPERVISOR, R.ENGINEER, R.ADMIN}),
+    # production: plans and work orders
+    "plans:read": ALL,
+    "plans:write": frozenset({R.PLANNER, R.SUPERVISOR, R.ADMIN}),
+    "work_orders:read": ALL,
+    "work_orders:write": frozenset({R.PLANNER, R.SUPERVISOR, R.ADMIN}),
+    "work_orders:execute": frozenset({R.OPERATOR, R.SUPERVISOR, R.ADMIN}),
+    # production reports
+    "reports:read": frozenset({R.PLANNER, R.SUPERVISOR, R.QUALITY, R.ENGINEER, R.ADMIN}),
+    # inventory: stock, lots, movements, genealogy
+    "inventory:read": ALL,
+    "inventory:move": frozenset({R.OPERATOR, R.PLANNER, R.SUPERVISOR, R.ADMIN}),
+    "inventory:adjust": frozenset({R.SUPERVISOR, R.ADMIN}),
+    "inventory:lots": frozenset({R.QUALITY, R.SUPERVISOR, R.ADMIN}),
+    "inventory:configure": frozenset({R.PLANNER, R.ENGINEER, R.SUPERVISOR, R.ADMIN}),
+    # quality: inspection plans, inspections, non-conformances, SPC
+    "quality:read": ALL,
+    "quality:plan": frozenset({R.QUALITY, R.ENGINEER, R.ADMIN}),
+    "quality:inspect": frozenset({R.OPERATOR, R.QUALITY, R.SUPERVISOR, R.ADMIN}),
+    "quality:report_nc": frozenset({R.OPERATOR, R.QUALITY, R.SUPERVISOR, R.ENGINEER, R.ADMIN}),
+    "quality:review_nc": frozenset({R.QUALITY, R.SUPERVISOR, R.ADMIN}),
 }
 
 # Paths reachable without a token (probes, metrics, the API description).

@@ -1,0 +1,1 @@
+"""Bills of materials: versioned headers per item, lines, explosion, where-used, cycle checks."""

@@ -1,0 +1,283 @@
+"""/api/v1/bom: BOM versions and lines, explosion and where-used."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from core.auth.deps import require
+from core.auth.principal import Principal
+from core.bom import service
+from core.bom.models import BomStatus
+from core.bom.schemas import (
+    BomActivate,
+    BomCreate,
+    BomDetail,
+    BomLineCreate,
+    BomLineOut,
+    BomLineUpdate,
+    BomOut,
+    BomUpdate,
+    ExplosionFlat,
+    ExplosionTree,
+    WhereUsedFlat,
+    WhereUsedTree,
+)
+from core.common.listing import ListParamsDep
+from core.common.schemas import Page
+from core.db import SessionDep
+from core.errors import errors
+
+router = APIRouter(prefix="/bom", tags=["bom"])
+
+BomId = Annotated[int, Path(ge=1, le=2**31 - 1, description="BOM version id")]
+LineId = Annotated[int, Path(ge=1, le=2**31 - 1, description="BOM line id")]
+ItemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="item id")]
+At = Annotated[
+    date | None,
+    Query(description="day whose effective BOM versions are used (today, UTC, by default)"),
+]
+TopQuantity = Annotated[
+    Decimal,
+    Query(
+        gt=0,
+        max_digits=18,
+        decimal_places=6,
+        description="quantity of the top item to explode",
+        examples=["100"],
+    ),
+]
+Writer = Annotated[Principal, require("bom:write")]
+READ = [require("bom:read")]
+
+
+@router.get(
+    "",
+    response_model=Page[BomOut],
+    summary="List BOM versions",
+    description="BOM headers, one row per version. `q` searches the item code and name and the "
+    "description; filter by item and status.",
+    dependencies=READ,
+    responses=errors(401, 403, 422),
+)
+async def list_boms(
+    session: SessionDep,
+    params: ListParamsDep,
+    item_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    status: Annotated[BomStatus | None, Query(description="draft, active or archived")] = None,
+) -> Page[BomOut]:
+    """List BOM versions."""
+    return await service.list_boms(session=session, params=params, item_id=item_id, status=status)
+
+
+@router.post(
+    "",
+    response_model=BomDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a BOM version",
+    description="A new draft version of an item's BOM (the next version number), optionally with "
+    "lines. Lines that would make the structure cyclic are rejected with 409 naming the path.",
+    responses=errors(401, 403, 409, 422),
+)
+async def create_bom(session: SessionDep, principal: Writer, data: BomCreate) -> BomDetail:
+    """Create a BOM version."""
+    bom = await service.create(session=session, principal=principal, data=data)
+    return BomDetail.model_validate(bom)
+
+
+@router.get(
+    "/{bom_id}",
+    response_model=BomDetail,
+    summary="Get a BOM version",
+    description="The header and lines of one BOM version.",
+    dependencies=READ,
+    responses=errors(401, 403, 404, 422),
+)
+async def get_bom(session: SessionDep, bom_id: BomId) -> BomDetail:
+    """Get a BOM version."""
+    return BomDetail.model_validate(await service.get(session, bom_id, with_lines=True))
+
+
+@router.patch(
+    "/{bom_id}",
+    response_model=BomDetail,
+    summary="Update a draft BOM version",
+    description="Change the base quantity or description of a draft; active and archived "
+    "versions are frozen (409).",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def update_bom(
+    session: SessionDep, principal: Writer, bom_id: BomId, data: BomUpdate
+) -> BomDetail:
+    """Update a draft BOM version."""
+    bom = await service.update(session=session, principal=principal, bom_id=bom_id, data=data)
+    return BomDetail.model_validate(bom)
+
+
+@router.delete(
+    "/{bom_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a draft BOM version",
+    description="Delete a draft and its lines; versions that were ever active are kept (409).",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def delete_bom(session: SessionDep, principal: Writer, bom_id: BomId) -> None:
+    """Delete a draft BOM version."""
+    await service.delete(session=session, principal=principal, bom_id=bom_id)
+
+
+@router.post(
+    "/{bom_id}/activate",
+    response_model=BomDetail,
+    summary="Activate a BOM version",
+    description="Make a draft the item's one active version from `effective_from` (today by "
+    "default). The previously active version is archived and stays effective until that day.",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def activate_bom(
+    session: SessionDep, principal: Writer, bom_id: BomId, data: BomActivate
+) -> BomDetail:
+    """Activate a BOM version."""
+    bom = await service.activate(session=session, principal=principal, bom_id=bom_id, data=data)
+    return BomDetail.model_validate(bom)
+
+
+@router.post(
+    "/{bom_id}/archive",
+    response_model=BomDetail,
+    summary="Archive the active BOM version",
+    description="Retire the active version from today; the item has no effective BOM until "
+    "another version is activated.",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def archive_bom(session: SessionDep, principal: Writer, bom_id: BomId) -> BomDetail:
+    """Archive the active BOM version."""
+    bom = await service.archive(session=session, principal=principal, bom_id=bom_id)
+    return BomDetail.model_validate(bom)
+
+
+@router.post(
+    "/{bom_id}/copy",
+    response_model=BomDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Copy a BOM version to a new draft",
+    description="Start the next version of an item's BOM from any existing version.",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def copy_bom(session: SessionDep, principal: Writer, bom_id: BomId) -> BomDetail:
+    """Copy a BOM version to a new draft."""
+    bom = await service.copy(session=session, principal=principal, bom_id=bom_id)
+    return BomDetail.model_validate(bom)
+
+
+@router.post(
+    "/{bom_id}/lines",
+    response_model=BomLineOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a BOM line",
+    description="Add a component to a draft version. 409 when the component (directly or "
+    "through its own BOMs) uses the item, naming the cycle, e.g. `A -> B -> C -> A`.",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def add_bom_line(
+    session: SessionDep, principal: Writer, bom_id: BomId, data: BomLineCreate
+) -> BomLineOut:
+    """Add a BOM line."""
+    line = await service.add_line(session=session, principal=principal, bom_id=bom_id, data=data)
+    return BomLineOut.model_validate(line)
+
+
+@router.patch(
+    "/{bom_id}/lines/{line_id}",
+    response_model=BomLineOut,
+    summary="Update a BOM line",
+    description="Change a line of a draft version; a new component is checked for cycles.",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def update_bom_line(
+    session: SessionDep, principal: Writer, bom_id: BomId, line_id: LineId, data: BomLineUpdate
+) -> BomLineOut:
+    """Update a BOM line."""
+    line = await service.update_line(
+        session=session, principal=principal, bom_id=bom_id, line_id=line_id, data=data
+    )
+    return BomLineOut.model_validate(line)
+
+
+@router.delete(
+    "/{bom_id}/lines/{line_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a BOM line",
+    description="Remove a component from a draft version.",
+    responses=errors(401, 403, 404, 409, 422),
+)
+async def delete_bom_line(
+    session: SessionDep, principal: Writer, bom_id: BomId, line_id: LineId
+) -> None:
+    """Delete a BOM line."""
+    await service.delete_line(session=session, principal=principal, bom_id=bom_id, line_id=line_id)
+
+
+@router.get(
+    "/items/{item_id}/explosion",
+    response_model=ExplosionTree,
+    summary="Explode a BOM (tree)",
+    description="Multi-level explosion of `quantity` units of the item through the BOM versions "
+    "effective on `at`, as a tree; every node's quantity is rolled up through the levels with "
+    "base quantities and scrap factors applied. One recursive query.",
+    dependencies=READ,
+    responses=errors(401, 403, 404, 422),
+)
+async def explode_bom(
+    session: SessionDep, item_id: ItemId, quantity: TopQuantity = Decimal(1), at: At = None
+) -> ExplosionTree:
+    """Explode a BOM (tree)."""
+    return await service.explode(session=session, item_id=item_id, quantity=quantity, at=at)
+
+
+@router.get(
+    "/items/{item_id}/explosion/flat",
+    response_model=ExplosionFlat,
+    summary="Explode a BOM (flattened)",
+    description="The same explosion summed per component item (total quantity, levels, number "
+    "of occurrences), sub-assemblies included; ordered by level then code.",
+    dependencies=READ,
+    responses=errors(401, 403, 404, 422),
+)
+async def explode_bom_flat(
+    session: SessionDep, item_id: ItemId, quantity: TopQuantity = Decimal(1), at: At = None
+) -> ExplosionFlat:
+    """Explode a BOM (flattened)."""
+    return await service.explode_flat(session=session, item_id=item_id, quantity=quantity, at=at)
+
+
+@router.get(
+    "/items/{item_id}/where-used",
+    response_model=WhereUsedTree,
+    summary="Where used (tree)",
+    description="Reverse explosion: every assembly that uses the item, directly or at any level "
+    "above, through the BOM versions effective on `at`; each node carries the quantity of the "
+    "item in one unit of that assembly.",
+    dependencies=READ,
+    responses=errors(401, 403, 404, 422),
+)
+async def where_used(session: SessionDep, item_id: ItemId, at: At = None) -> WhereUsedTree:
+    """Where used (tree)."""
+    return await service.where_used(session=session, item_id=item_id, at=at)
+
+
+@router.get(
+    "/items/{item_id}/where-used/flat",
+    response_model=WhereUsedFlat,
+    summary="Where used (flattened)",
+    description="Every assembly using the item once, with levels, occurrences, the quantity of "
+    "the item per unit of the assembly, and whether it is an end product.",
+    dependencies=READ,
+    responses=errors(401, 403, 404, 422),
+)
+async def where_used_flat(session: SessionDep, item_id: ItemId, at: At = None) -> WhereUsedFlat:
+    """Where used (flattened)."""
+    return await service.where_used_flat(session=session, item_id=item_id, at=at)

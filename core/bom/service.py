@@ -1,0 +1,804 @@
+"""BOM service: versions, lines, cycle checks, explosion and where-used (recursive SQL).
+
+Structural changes (lines, activation) run under one transaction-level advisory lock, so two
+concurrent edits cannot together create a cycle the check of each one alone would miss.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager, selectinload
+
+from core.audit import service as audit
+from core.auth.principal import Principal
+from core.bom.models import Bom, BomLine, BomStatus
+from core.bom.schemas import (
+    BomActivate,
+    BomCreate,
+    BomLineCreate,
+    BomLineUpdate,
+    BomOut,
+    BomUpdate,
+    ExplosionFlat,
+    ExplosionNode,
+    ExplosionTree,
+    FlatRequirement,
+    WhereUsedFlat,
+    WhereUsedNode,
+    WhereUsedRow,
+    WhereUsedTree,
+)
+from core.common.listing import ListParams, ListSpec, paginate
+from core.common.schemas import Page
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.items.models import Item
+
+ENTITY = "bom"
+LINE_ENTITY = "bom_line"
+MAX_LEVELS = 64
+STRUCTURE_LOCK = 0x424F4D  # advisory lock key serialising BOM structure changes ("BOM")
+Q6 = Decimal("0.000001")
+
+LIST_SPEC = ListSpec(
+    search=[Item.code, Item.name, Bom.description],
+    sort={
+        "id": Bom.id,
+        "item_code": Item.code,
+        "version": Bom.version,
+        "status": Bom.status,
+        "effective_from": Bom.effective_from,
+        "created_at": Bom.created_at,
+        "updated_at": Bom.updated_at,
+    },
+    default_sort="item_code,version",
+)
+
+# A version applies on :at when it has been activated and its range contains the day.
+EFFECTIVE = (
+    "b.status <> 'draft' AND b.effective_from <= :at "
+    "AND (b.effective_to IS NULL OR b.effective_to > :at)"
+)
+# Edges that count for cycle checks: drafts (may be activated), the active version, and archived
+# versions still effective on some future day.
+CONSIDERED = "(b.status <> 'archived' OR b.effective_to > CURRENT_DATE)"
+
+
+def today() -> date:
+    """The UTC date BOM effectivity defaults to."""
+    return datetime.now(UTC).date()
+
+
+def q6(value: Decimal) -> Decimal:
+    """Round a computed quantity to the stored precision (6 decimals)."""
+    return value.quantize(Q6)
+
+
+async def _saved(session: AsyncSession, obj: Any) -> dict[str, Any]:
+    """Flush, reload the columns the database set (ids, timestamps) and snapshot for the audit."""
+    await session.flush()
+    await session.refresh(obj, [a.key for a in sa_inspect(obj).mapper.column_attrs])
+    return audit.snapshot(obj)
+
+
+async def _lock_structure(session: AsyncSession) -> None:
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STRUCTURE_LOCK})
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, bom_id: int, *, with_lines: bool = False) -> Bom:
+    """The BOM version (with its item, and lines when asked) or NotFound."""
+    stmt = select(Bom).join(Bom.item).options(contains_eager(Bom.item)).where(Bom.id == bom_id)
+    if with_lines:
+        stmt = stmt.options(selectinload(Bom.lines).selectinload(BomLine.component))
+    bom = (await session.scalars(stmt.execution_options(populate_existing=True))).first()
+    if bom is None:
+        raise NotFound(f"BOM {bom_id} not found")
+    return bom
+
+
+async def list_boms(
+    *,
+    session: AsyncSession,
+    params: ListParams,
+    item_id: int | None = None,
+    status: str | None = None,
+) -> Page[BomOut]:
+    """BOM versions matching search (item code/name, description) and filters."""
+    stmt = select(Bom).join(Bom.item).options(contains_eager(Bom.item))
+    return await paginate(
+        session,
+        stmt,
+        LIST_SPEC,
+        params,
+        schema=BomOut,
+        filters={Bom.item_id: item_id, Bom.status: status},
+    )
+
+
+async def effective_bom(
+    *, session: AsyncSession, item_id: int, at: date | None = None
+) -> Bom | None:
+    """The item's BOM version effective on `at` (today by default), with lines, or None."""
+    sql = text(f"SELECT b.id FROM bom b WHERE b.item_id = :item AND {EFFECTIVE}")
+    bom_id = await session.scalar(sql, {"item": item_id, "at": at or today()})
+    if bom_id is None:
+        return None
+    return await get(session, bom_id, with_lines=True)
+
+
+async def component_requirements(
+    *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
+) -> list[tuple[int, Decimal]]:
+    """Single-level needs for making `quantity` of the item from its effective BOM, with scrap,
+    summed per component item (in line order); empty when the item has no effective BOM."""
+    bom = await effective_bom(session=session, item_id=item_id, at=at)
+    if bom is None:
+        return []
+    needs: dict[int, Decimal] = {}
+    for line in bom.lines:
+        need = quantity / bom.quantity * line.quantity * (1 + line.scrap_factor)
+        needs[line.component_item_id] = needs.get(line.component_item_id, Decimal(0)) + need
+    return [(component, q6(need)) for component, need in needs.items()]
+
+
+# --- versions --------------------------------------------------------------------------------
+
+
+def _require_draft(bom: Bom) -> None:
+    if bom.status != BomStatus.DRAFT:
+        raise Conflict(
+            f"BOM {bom.id} (version {bom.version}) is {bom.status}; only drafts can be edited "
+            "(copy it to a new draft version)"
+        )
+
+
+async def create(*, session: AsyncSession, principal: Principal, data: BomCreate) -> Bom:
+    """Create a draft version (next version number) with optional lines."""
+    await _lock_structure(session)
+    item = await session.get(Item, data.item_id)
+    if item is None:
+        raise ValidationFailed("body.item_id", f"item {data.item_id} does not exist")
+    version = (
+        await session.scalar(
+            select(func.coalesce(func.max(Bom.version), 0)).where(Bom.item_id == data.item_id)
+        )
+        or 0
+    ) + 1
+    bom = Bom(
+        item_id=data.item_id,
+        version=version,
+        status=BomStatus.DRAFT,
+        quantity=data.quantity,
+        description=data.description,
+    )
+    session.add(bom)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="create",
+        entity=ENTITY,
+        entity_id=bom.id,
+        after=await _saved(session, bom),
+    )
+    for index, line in enumerate(data.lines):
+        await _add_line(session, principal, bom, line, field=f"body.lines.{index}")
+    await session.commit()
+    return await get(session, bom.id, with_lines=True)
+
+
+async def update(
+    *, session: AsyncSession, principal: Principal, bom_id: int, data: BomUpdate
+) -> Bom:
+    """Change header fields of a draft."""
+    bom = await get(session, bom_id)
+    _require_draft(bom)
+    before = audit.snapshot(bom)
+    for field, value in data.changes().items():
+        setattr(bom, field, value)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="update",
+        entity=ENTITY,
+        entity_id=bom.id,
+        before=before,
+        after=await _saved(session, bom),
+    )
+    await session.commit()
+    return await get(session, bom_id, with_lines=True)
+
+
+async def delete(*, session: AsyncSession, principal: Principal, bom_id: int) -> None:
+    """Delete a draft version and its lines."""
+    bom = await get(session, bom_id, with_lines=True)
+    _require_draft(bom)
+    before = audit.snapshot(bom)
+    before["lines"] = [audit.snapshot(line) for line in bom.lines]
+    await session.delete(bom)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="delete",
+        entity=ENTITY,
+        entity_id=bom_id,
+        before=before,
+    )
+    await session.commit()
+
+
+async def activate(
+    *, session: AsyncSession, principal: Principal, bom_id: int, data: BomActivate
+) -> Bom:
+    """Make a draft the item's active version from `effective_from`; the previous active version
+    is archived and its range ends where the new one starts."""
+    await _lock_structure(session)
+    bom = await get(session, bom_id, with_lines=True)
+    if bom.status != BomStatus.DRAFT:
+        raise Conflict(f"BOM {bom_id} is {bom.status}; only a draft can be activated")
+    if not bom.lines:
+        raise Conflict(f"BOM {bom_id} has no lines; add components before activating it")
+    start = data.effective_from or today()
+    current = await session.scalar(
+        select(Bom).where(Bom.item_id == bom.item_id, Bom.status == BomStatus.ACTIVE)
+    )
+    if current is not None:
+        assert current.effective_from is not None
+        if start < current.effective_from:
+            raise ValidationFailed(
+                "body.effective_from",
+                f"must not be before {current.effective_from.isoformat()}, the first day of the "
+                f"active version {current.version}",
+            )
+        old = audit.snapshot(current)
+        current.status = BomStatus.ARCHIVED
+        current.effective_to = start
+        await session.flush()
+        audit.record(
+            session,
+            principal=principal,
+            action="archive",
+            entity=ENTITY,
+            entity_id=current.id,
+            before=old,
+            after=await _saved(session, current),
+        )
+    before = audit.snapshot(bom)
+    bom.status = BomStatus.ACTIVE
+    bom.effective_from = start
+    bom.effective_to = None
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="activate",
+        entity=ENTITY,
+        entity_id=bom.id,
+        before=before,
+        after=await _saved(session, bom),
+    )
+    await session.commit()
+    return await get(session, bom_id, with_lines=True)
+
+
+async def archive(*, session: AsyncSession, principal: Principal, bom_id: int) -> Bom:
+    """Retire the active version (from today); the item then has no effective BOM."""
+    await _lock_structure(session)
+    bom = await get(session, bom_id)
+    if bom.status != BomStatus.ACTIVE:
+        raise Conflict(f"BOM {bom_id} is {bom.status}; only the active version can be archived")
+    assert bom.effective_from is not None
+    before = audit.snapshot(bom)
+    bom.status = BomStatus.ARCHIVED
+    bom.effective_to = max(today(), bom.effective_from)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="archive",
+        entity=ENTITY,
+        entity_id=bom.id,
+        before=before,
+        after=await _saved(session, bom),
+    )
+    await session.commit()
+    return await get(session, bom_id, with_lines=True)
+
+
+async def copy(*, session: AsyncSession, principal: Principal, bom_id: int) -> Bom:
+    """A new draft version with the same header and lines."""
+    source = await get(session, bom_id, with_lines=True)
+    data = BomCreate(
+        item_id=source.item_id,
+        quantity=source.quantity,
+        description=source.description,
+        lines=[
+            BomLineCreate(
+                component_item_id=line.component_item_id,
+                quantity=line.quantity,
+                unit=line.unit,
+                scrap_factor=line.scrap_factor,
+                operation_seq=line.operation_seq,
+                position=line.position,
+                note=line.note,
+            )
+            for line in source.lines
+        ],
+    )
+    return await create(session=session, principal=principal, data=data)
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+
+async def find_cycle(
+    session: AsyncSession, parent_item_id: int, component_item_id: int
+) -> list[int] | None:
+    """Item ids of the cycle a parent -> component edge would close (parent ... parent), or None.
+
+    Walks everything reachable from the component once (UNION keeps each edge once, so shared
+    sub-assemblies do not multiply paths), then finds the shortest way back to the parent.
+    """
+    if parent_item_id == component_item_id:
+        return [parent_item_id, parent_item_id]
+    sql = text(
+        f"""
+        WITH RECURSIVE reach(parent, child) AS (
+            SELECT b.item_id, l.component_item_id
+            FROM bom b JOIN bom_line l ON l.bom_id = b.id
+            WHERE b.item_id = :start AND {CONSIDERED}
+            UNION
+            SELECT b.item_id, l.component_item_id
+            FROM reach r
+            JOIN bom b ON b.item_id = r.child AND {CONSIDERED}
+            JOIN bom_line l ON l.bom_id = b.id
+            WHERE r.child <> :target
+        )
+        SELECT parent, child FROM reach
+        """
+    )
+    rows = (
+        await session.execute(sql, {"start": component_item_id, "target": parent_item_id})
+    ).all()
+    children: dict[int, list[int]] = {}
+    for parent, child in rows:
+        children.setdefault(parent, []).append(child)
+    previous: dict[int, int] = {}
+    queue = deque([component_item_id])
+    seen = {component_item_id}
+    while queue:
+        node = queue.popleft()
+        for child in children.get(node, []):
+            if child in seen:
+                continue
+            previous[child] = node
+            if child == parent_item_id:
+                path = [child]
+                while path[-1] != component_item_id:
+                    path.append(previous[path[-1]])
+                return [parent_item_id, *reversed(path)]
+            seen.add(child)
+            queue.append(child)
+    return None
+
+
+async def _reject_cycle(session: AsyncSession, parent_item_id: int, component_item_id: int) -> None:
+    cycle = await find_cycle(session, parent_item_id, component_item_id)
+    if cycle is None:
+        return
+    rows = await session.execute(select(Item.id, Item.code).where(Item.id.in_(cycle)))
+    codes: dict[int, str] = {row.id: row.code for row in rows}
+    path = " -> ".join(codes[i] for i in cycle)
+    raise Conflict(f"the line would create a BOM cycle: {path}")
+
+
+async def _check_component(
+    session: AsyncSession, component_item_id: int, unit: str | None, field: str
+) -> Item:
+    component = await session.get(Item, component_item_id)
+    if component is None:
+        raise ValidationFailed(f"{field}.component_item_id", f"item {component_item_id} not found")
+    if unit is not None and unit != component.unit:
+        raise ValidationFailed(
+            f"{field}.unit",
+            f"the component {component.code} is kept in {component.unit!r}; "
+            "unit conversion is not supported",
+        )
+    return component
+
+
+async def _add_line(
+    session: AsyncSession, principal: Principal, bom: Bom, data: BomLineCreate, *, field: str
+) -> BomLine:
+    component = await _check_component(session, data.component_item_id, data.unit, field)
+    await _reject_cycle(session, bom.item_id, component.id)
+    position = data.position
+    if position is None:
+        last = await session.scalar(
+            select(func.coalesce(func.max(BomLine.position), 0)).where(BomLine.bom_id == bom.id)
+        )
+        position = (last or 0) // 10 * 10 + 10
+    elif await session.scalar(
+        select(BomLine.id).where(BomLine.bom_id == bom.id, BomLine.position == position)
+    ):
+        raise Conflict(f"BOM {bom.id} already has a line at position {position}")
+    line = BomLine(
+        bom_id=bom.id,
+        position=position,
+        component_item_id=component.id,
+        quantity=data.quantity,
+        unit=component.unit,
+        scrap_factor=data.scrap_factor,
+        operation_seq=data.operation_seq,
+        note=data.note,
+    )
+    session.add(line)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="create",
+        entity=LINE_ENTITY,
+        entity_id=line.id,
+        after=await _saved(session, line),
+    )
+    return line
+
+
+async def get_line(session: AsyncSession, bom_id: int, line_id: int) -> BomLine:
+    """A line of the BOM (with its component) or NotFound."""
+    line = (
+        await session.scalars(
+            select(BomLine)
+            .options(selectinload(BomLine.component))
+            .where(BomLine.id == line_id, BomLine.bom_id == bom_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if line is None:
+        raise NotFound(f"line {line_id} of BOM {bom_id} not found")
+    return line
+
+
+async def add_line(
+    *, session: AsyncSession, principal: Principal, bom_id: int, data: BomLineCreate
+) -> BomLine:
+    """Add a component to a draft; Conflict (naming the path) when it would make a cycle."""
+    await _lock_structure(session)
+    bom = await get(session, bom_id)
+    _require_draft(bom)
+    line = await _add_line(session, principal, bom, data, field="body")
+    await session.commit()
+    return await get_line(session, bom_id, line.id)
+
+
+async def update_line(
+    *, session: AsyncSession, principal: Principal, bom_id: int, line_id: int, data: BomLineUpdate
+) -> BomLine:
+    """Change a line of a draft (a new component is checked for cycles)."""
+    await _lock_structure(session)
+    bom = await get(session, bom_id)
+    _require_draft(bom)
+    line = await get_line(session, bom_id, line_id)
+    changes = data.changes()
+    component_id = changes.get("component_item_id", line.component_item_id)
+    component = await _check_component(session, component_id, changes.get("unit"), "body")
+    if component_id != line.component_item_id:
+        await _reject_cycle(session, bom.item_id, component_id)
+        changes["unit"] = component.unit
+    new_position = changes.get("position")
+    if new_position is not None and new_position != line.position:
+        taken = await session.scalar(
+            select(BomLine.id).where(BomLine.bom_id == bom_id, BomLine.position == new_position)
+        )
+        if taken is not None:
+            raise Conflict(f"BOM {bom_id} already has a line at position {new_position}")
+    before = audit.snapshot(line)
+    for field, value in changes.items():
+        setattr(line, field, value)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="update",
+        entity=LINE_ENTITY,
+        entity_id=line.id,
+        before=before,
+        after=await _saved(session, line),
+    )
+    await session.commit()
+    return await get_line(session, bom_id, line_id)
+
+
+async def delete_line(
+    *, session: AsyncSession, principal: Principal, bom_id: int, line_id: int
+) -> None:
+    """Remove a line from a draft."""
+    bom = await get(session, bom_id)
+    _require_draft(bom)
+    line = await get_line(session, bom_id, line_id)
+    before = audit.snapshot(line)
+    await session.delete(line)
+    await session.flush()
+    audit.record(
+        session,
+        principal=principal,
+        action="delete",
+        entity=LINE_ENTITY,
+        entity_id=line_id,
+        before=before,
+    )
+    await session.commit()
+
+
+# --- explosion -------------------------------------------------------------------------------
+
+EXPLOSION_SQL = text(
+    f"""
+    WITH RECURSIVE tree(line_id, bom_id, item_id, level, qty, path, pos_path, line_path) AS (
+        SELECT l.id, b.id, l.component_item_id, 1,
+               CAST(:qty AS numeric) / b.quantity * l.quantity * (1 + l.scrap_factor),
+               ARRAY[b.item_id, l.component_item_id], ARRAY[l.position], ARRAY[l.id]
+        FROM bom b JOIN bom_line l ON l.bom_id = b.id
+        WHERE b.id = :bom_id
+        UNION ALL
+        SELECT l.id, b.id, l.component_item_id, t.level + 1,
+               t.qty / b.quantity * l.quantity * (1 + l.scrap_factor),
+               t.path || l.component_item_id, t.pos_path || l.position, t.line_path || l.id
+        FROM tree t
+        JOIN bom b ON b.item_id = t.item_id AND {EFFECTIVE}
+        JOIN bom_line l ON l.bom_id = b.id
+        WHERE t.level < {MAX_LEVELS} AND l.component_item_id <> ALL(t.path)
+    )
+    SELECT t.line_id, t.bom_id, t.item_id, t.level, t.qty, t.line_path,
+           i.code, i.name, i.unit, l.quantity, l.scrap_factor, l.operation_seq,
+           EXISTS (SELECT 1 FROM bom b WHERE b.item_id = t.item_id AND {EFFECTIVE}) AS has_bom
+    FROM tree t
+    JOIN item i ON i.id = t.item_id
+    JOIN bom_line l ON l.id = t.line_id
+    ORDER BY t.pos_path
+    """
+)
+
+WHERE_USED_SQL = text(
+    f"""
+    WITH RECURSIVE up(line_id, bom_id, item_id, child_id, level, qty, path, line_path) AS (
+        SELECT l.id, b.id, b.item_id, l.component_item_id, 1,
+               l.quantity * (1 + l.scrap_factor) / b.quantity,
+               ARRAY[l.component_item_id, b.item_id], ARRAY[l.id]
+        FROM bom_line l JOIN bom b ON b.id = l.bom_id AND {EFFECTIVE}
+        WHERE l.component_item_id = :item_id
+        UNION ALL
+        SELECT l.id, b.id, b.item_id, l.component_item_id, u.level + 1,
+               u.qty * l.quantity * (1 + l.scrap_factor) / b.quantity,
+               u.path || b.item_id, u.line_path || l.id
+        FROM up u
+        JOIN bom_line l ON l.component_item_id = u.item_id
+        JOIN bom b ON b.id = l.bom_id AND {EFFECTIVE}
+        WHERE u.level < {MAX_LEVELS} AND b.item_id <> ALL(u.path)
+    )
+    SELECT u.line_id, u.bom_id, b.version, u.item_id, u.child_id, u.level, u.qty, u.line_path,
+           i.code, i.name, i.unit, l.quantity
+    FROM up u
+    JOIN item i ON i.id = u.item_id
+    JOIN bom b ON b.id = u.bom_id
+    JOIN bom_line l ON l.id = u.line_id
+    ORDER BY i.code, u.line_path
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplosionRow:
+    """One line occurrence in an explosion (a node of the tree)."""
+
+    line_id: int
+    bom_id: int
+    item_id: int
+    level: int
+    quantity: Decimal
+    line_path: tuple[int, ...]
+    code: str
+    name: str
+    unit: str
+    quantity_per: Decimal
+    scrap_factor: Decimal
+    operation_seq: int | None
+    has_bom: bool
+
+
+async def _top(session: AsyncSession, item_id: int, at: date) -> tuple[Item, int]:
+    item = await session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"item {item_id} not found")
+    bom_id = await session.scalar(
+        text(f"SELECT b.id FROM bom b WHERE b.item_id = :item AND {EFFECTIVE}"),
+        {"item": item_id, "at": at},
+    )
+    if bom_id is None:
+        raise NotFound(f"item {item.code} has no BOM effective on {at.isoformat()}")
+    return item, int(bom_id)
+
+
+async def explosion_rows(
+    session: AsyncSession, *, bom_id: int, quantity: Decimal, at: date
+) -> list[ExplosionRow]:
+    """Every line occurrence below a BOM version, depth-first in line order (one query)."""
+    result = await session.execute(EXPLOSION_SQL, {"bom_id": bom_id, "qty": quantity, "at": at})
+    return [
+        ExplosionRow(
+            line_id=r[0],
+            bom_id=r[1],
+            item_id=r[2],
+            level=r[3],
+            quantity=r[4],
+            line_path=tuple(r[5]),
+            code=r[6],
+            name=r[7],
+            unit=r[8],
+            quantity_per=r[9],
+            scrap_factor=r[10],
+            operation_seq=r[11],
+            has_bom=r[12],
+        )
+        for r in result.all()
+    ]
+
+
+async def explode(
+    *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
+) -> ExplosionTree:
+    """Multi-level explosion of `quantity` of the item as a tree (quantities rolled up)."""
+    day = at or today()
+    item, bom_id = await _top(session, item_id, day)
+    rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
+    roots: list[ExplosionNode] = []
+    nodes: dict[tuple[int, ...], ExplosionNode] = {}
+    for r in rows:
+        node = ExplosionNode(
+            line_id=r.line_id,
+            bom_id=r.bom_id,
+            level=r.level,
+            item_id=r.item_id,
+            item_code=r.code,
+            item_name=r.name,
+            unit=r.unit,
+            quantity_per=r.quantity_per,
+            scrap_factor=r.scrap_factor,
+            operation_seq=r.operation_seq,
+            quantity=q6(r.quantity),
+            has_bom=r.has_bom,
+        )
+        nodes[r.line_path] = node
+        siblings = roots if r.level == 1 else nodes[r.line_path[:-1]].children
+        siblings.append(node)
+    return ExplosionTree(
+        item_id=item.id, item_code=item.code, quantity=quantity, at=day, bom_id=bom_id, nodes=roots
+    )
+
+
+def flatten(rows: Sequence[ExplosionRow]) -> list[FlatRequirement]:
+    """Explosion rows summed per component item, deepest level first then by code."""
+    acc: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        entry = acc.get(r.item_id)
+        if entry is None:
+            acc[r.item_id] = {
+                "item_id": r.item_id,
+                "item_code": r.code,
+                "item_name": r.name,
+                "unit": r.unit,
+                "quantity": r.quantity,
+                "min_level": r.level,
+                "max_level": r.level,
+                "occurrences": 1,
+                "has_bom": r.has_bom,
+            }
+        else:
+            entry["quantity"] += r.quantity
+            entry["min_level"] = min(entry["min_level"], r.level)
+            entry["max_level"] = max(entry["max_level"], r.level)
+            entry["occurrences"] += 1
+    ordered = sorted(acc.values(), key=lambda e: (e["min_level"], e["item_code"]))
+    return [FlatRequirement(**{**e, "quantity": q6(e["quantity"])}) for e in ordered]
+
+
+async def explode_flat(
+    *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
+) -> ExplosionFlat:
+    """Multi-level explosion summed per component item."""
+    day = at or today()
+    item, bom_id = await _top(session, item_id, day)
+    rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
+    return ExplosionFlat(
+        item_id=item.id,
+        item_code=item.code,
+        quantity=quantity,
+        at=day,
+        bom_id=bom_id,
+        components=flatten(rows),
+    )
+
+
+async def _where_used_rows(session: AsyncSession, item_id: int, at: date) -> tuple[Item, list[Any]]:
+    item = await session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"item {item_id} not found")
+    rows = (await session.execute(WHERE_USED_SQL, {"item_id": item_id, "at": at})).all()
+    return item, list(rows)
+
+
+async def where_used(
+    *, session: AsyncSession, item_id: int, at: date | None = None
+) -> WhereUsedTree:
+    """Every assembly that uses the item, at all levels, as an upward tree."""
+    day = at or today()
+    item, rows = await _where_used_rows(session, item_id, day)
+    roots: list[WhereUsedNode] = []
+    nodes: dict[tuple[int, ...], WhereUsedNode] = {}
+    for r in sorted(rows, key=lambda r: (r[5], r[8], tuple(r[7]))):
+        path = tuple(r[7])
+        node = WhereUsedNode(
+            line_id=r[0],
+            bom_id=r[1],
+            bom_version=r[2],
+            item_id=r[3],
+            level=r[5],
+            quantity=q6(r[6]),
+            item_code=r[8],
+            item_name=r[9],
+            unit=r[10],
+            quantity_per=r[11],
+        )
+        nodes[path] = node
+        (roots if r[5] == 1 else nodes[path[:-1]].parents).append(node)
+    return WhereUsedTree(item_id=item.id, item_code=item.code, at=day, nodes=roots)
+
+
+async def where_used_flat(
+    *, session: AsyncSession, item_id: int, at: date | None = None
+) -> WhereUsedFlat:
+    """Every assembly that uses the item, summed per assembly."""
+    day = at or today()
+    item, rows = await _where_used_rows(session, item_id, day)
+    used_as_child = {r[4] for r in rows}
+    acc: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        entry = acc.get(r[3])
+        if entry is None:
+            acc[r[3]] = {
+                "item_id": r[3],
+                "item_code": r[8],
+                "item_name": r[9],
+                "unit": r[10],
+                "quantity": r[6],
+                "min_level": r[5],
+                "max_level": r[5],
+                "occurrences": 1,
+                "is_top": r[3] not in used_as_child,
+            }
+        else:
+            entry["quantity"] += r[6]
+            entry["min_level"] = min(entry["min_level"], r[5])
+            entry["max_level"] = max(entry["max_level"], r[5])
+            entry["occurrences"] += 1
+    ordered = sorted(acc.values(), key=lambda e: (e["min_level"], e["item_code"]))
+    return WhereUsedFlat(
+        item_id=item.id,
+        item_code=item.code,
+        at=day,
+        assemblies=[WhereUsedRow(**{**e, "quantity": q6(e["quantity"])}) for e in ordered],
+    )
