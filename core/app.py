@@ -14,9 +14,11 @@ from fastapi.routing import APIRoute
 
 from core import health
 from core.api import api_router
+from core.auth.tokens import JwksVerifier
 from core.config import ApiSettings
 from core.db import Database
 from core.errors import install_error_handlers
+from core.live.router import router as live_router
 from core.metrics import MetricsMiddleware
 from mes_common.settings import load_settings
 
@@ -78,6 +80,7 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
     app.state.settings = settings
     app.state.db = Database(settings, pool_size=settings.db_pool_size)
     app.state.migration_heads = health.migration_heads()
+    app.state.token_verifier = JwksVerifier.from_settings(settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,
@@ -89,4 +92,5 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(live_router)
     return app

@@ -1,0 +1,1 @@
+"""Live updates to dashboards over the authenticated WebSocket at `/ws`."""
