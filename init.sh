@@ -222,6 +222,47 @@ CONF
   ok "MQTT broker started at $MES_MQTT_HOST:$MES_MQTT_PORT (log: $LOGS/mosquitto.log)"
 }
 
+# --- Keycloak ------------------------------------------------------------------------------------
+keycloak_ready() { curl -fsS "http://$MES_KEYCLOAK_HOST:$MES_KEYCLOAK_MANAGEMENT_PORT/health/ready" >/dev/null 2>&1; }
+
+ensure_keycloak() {
+  local i
+  if ! keycloak_ready; then
+    if ! pid_alive keycloak; then
+      port_open "$MES_KEYCLOAK_HOST" "$MES_KEYCLOAK_PORT" &&
+        fail "port MES_KEYCLOAK_PORT=$MES_KEYCLOAK_PORT is taken by another process"
+      if [ ! -f "$MES_KEYCLOAK_CACHE/keycloak-quarkus-dist-$MES_KEYCLOAK_VERSION.zip" ] && ! command -v mvn >/dev/null; then
+        ensure_apt maven
+      fi
+      info "preparing Keycloak $MES_KEYCLOAK_VERSION (fetched and built once in $MES_KEYCLOAK_CACHE)"
+      "$VENV/bin/mes" auth keycloak --prepare >>"$LOGS/keycloak.log" 2>&1 ||
+        fail "could not prepare Keycloak; see $LOGS/keycloak.log"
+      start_bg keycloak "$VENV/bin/mes" auth keycloak
+    fi
+    for ((i = 0; i < MES_KEYCLOAK_START_TIMEOUT * 2; i++)); do
+      keycloak_ready && break
+      pid_alive keycloak || fail "Keycloak exited; see $LOGS/keycloak.log"
+      sleep 0.5
+    done
+    keycloak_ready || fail "Keycloak is not ready after ${MES_KEYCLOAK_START_TIMEOUT}s; see $LOGS/keycloak.log"
+  fi
+  "$VENV/bin/mes" auth provision >>"$LOGS/keycloak-provision.log" 2>&1 ||
+    fail "realm provisioning failed: $(tail -1 "$LOGS/keycloak-provision.log")"
+  ok "Keycloak $MES_KEYCLOAK_VERSION on $MES_KEYCLOAK_URL, realm $MES_KEYCLOAK_REALM provisioned (log: $LOGS/keycloak.log)"
+}
+
+keycloak_summary() {
+  local role var
+  printf '  Keycloak     %s/realms/%s/account   (sign-in page of the realm)\n' "$MES_KEYCLOAK_URL" "$MES_KEYCLOAK_REALM"
+  printf '               admin console %s/admin (user %s, password MES_KEYCLOAK_ADMIN_PASSWORD in the secrets file)\n' \
+    "$MES_KEYCLOAK_URL" "$MES_KEYCLOAK_ADMIN_USER"
+  printf '  Demo users   (username = role; password)\n'
+  for role in operator engineer quality planner supervisor admin; do
+    var="MES_DEMO_PASSWORD_${role^^}"
+    printf '               %-11s %s\n' "$role" "${!var}"
+  done
+}
+
 # --- the MES processes ---------------------------------------------------------------------------
 api_ready() { curl -fsS "http://$MES_API_HOST:$MES_API_PORT/readyz" >/dev/null 2>&1; }
 
@@ -263,7 +304,7 @@ cmd_up() {
   ensure_mosquitto
 
   step "Keycloak"
-  pending "not built yet (issue: Authentication and RBAC with a real Keycloak)"
+  ensure_keycloak
 
   step "Database migrations and demo data"
   "$VENV/bin/mes" db upgrade >>"$LOGS/migrate.log" 2>&1 || fail "migrations failed; see $LOGS/migrate.log"
@@ -296,7 +337,7 @@ summary() {
 ${B}KNU MES is up.${N}
   API          $MES_API_PUBLIC_URL   (OpenAPI: $MES_API_PUBLIC_URL/docs, health: /readyz)
   UI           $MES_UI_PUBLIC_URL   (pending)
-  Keycloak     $MES_KEYCLOAK_URL   (pending)
+$(keycloak_summary)
   PostgreSQL   $MES_DB_HOST:$MES_DB_PORT/$MES_DB_NAME (user $MES_DB_USER)
   MQTT         $MES_MQTT_HOST:$MES_MQTT_PORT
   Secrets      $MES_SECRETS_FILE
@@ -328,6 +369,7 @@ cmd_status() {
     if pid_alive "$name"; then state="up (pid $(cat "$RUN/$name.pid"))"; else state=down; fi
     [ "$name" = mosquitto ] && ! pid_alive mosquitto && port_open "$MES_MQTT_HOST" "$MES_MQTT_PORT" && state="up (not started by init.sh)"
     [ "$name" = api ] && pid_alive api && { api_ready && state="$state, ready" || state="$state, NOT ready"; }
+    [ "$name" = keycloak ] && pid_alive keycloak && { keycloak_ready && state="$state, ready" || state="$state, NOT ready"; }
     printf '%-11s %s\n' "$name" "$state"
   done
 }
