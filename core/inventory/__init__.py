@@ -1,0 +1,1 @@
+"""Inventory: locations, lots, stock movements, on-hand and lot genealogy."""

@@ -1,0 +1,44 @@
+"""List queries over selected columns (joins, aggregates) with the common list parameters.
+
+`core.common.listing.paginate` pages one ORM entity; lists that show joined codes or computed
+quantities select labelled columns instead and page them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.common.listing import ListParams, ListSpec, apply_filters
+from core.common.schemas import Page
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def paginate_rows(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    spec: ListSpec,
+    params: ListParams,
+    *,
+    schema: type[M],
+    tiebreak: Any,
+    filters: Mapping[Any, Any] | None = None,
+) -> Page[M]:
+    """Run `stmt` (labelled columns matching `schema`) with search, filters, sort (then
+    `tiebreak`, so pages are stable) and window, and count the total."""
+    stmt = apply_filters(stmt, filters or {})
+    condition = spec.where_search(params.q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    order = [*spec.order_by(params.sort), tiebreak]
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    result = await session.execute(stmt.order_by(*order).limit(params.limit).offset(params.offset))
+    items = [schema.model_validate(dict(row)) for row in result.mappings()]
+    return Page[schema](  # type: ignore[valid-type]
+        items=items, total=total or 0, limit=params.limit, offset=params.offset
+    )
