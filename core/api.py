@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from core.audit.router import router as audit_router
 from core.auth.router import router as auth_router
 from core.bom.router import router as bom_router
+from core.equipment.router import router as equipment_router
 from core.inventory.router import router as inventory_router
 from core.items.router import router as items_router
 
@@ -17,4 +18,5 @@ api_router.include_router(auth_router)
 api_router.include_router(audit_router)
 api_router.include_router(items_router)
 api_router.include_router(bom_router)
+api_router.include_router(equipment_router)
 api_router.include_router(inventory_router)
