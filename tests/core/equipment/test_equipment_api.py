@@ -117,13 +117,14 @@ async def test_duplicate_code_and_bad_fields(as_roles: AsRoles) -> None:
             "/api/v1/equipment", json={"code": "KNU", "name": "again", "level": "site"}
         )
         assert dup.status_code == 409 and "KNU" in dup.json()["error"]["message"]
-        for body, field in [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"capabilities": ["a", "a"]}, "body.capabilities"),
             ({"capabilities": ["Has Space"]}, "body.capabilities.0"),
             ({"ideal_cycle_time_s": "0"}, "body.ideal_cycle_time_s"),
             ({"status": "broken"}, "body.status"),
             ({"type": "CNC!"}, "body.type"),
-        ]:
+        ]
+        for body, field in cases:
             r = await client.post(
                 "/api/v1/equipment", json={"code": "S2", "name": "s", "level": "site", **body}
             )
