@@ -210,9 +210,9 @@ async def test_backflush_consumes_oldest_lots_first_and_records_genealogy(
         await session.commit()
         steel, coolant = plant["steel"]["id"], plant["coolant"]["id"]
         assert [(t.item_id, t.lot_id, t.quantity, t.type) for t in txs] == [
-            (steel, plant["s_old"]["id"], -30, "backflush"),
-            (steel, plant["s_new"]["id"], -10, "backflush"),
-            (coolant, None, -2, "backflush"),
+            (steel, plant["s_old"]["id"], Decimal(-30), "backflush"),
+            (steel, plant["s_new"]["id"], Decimal(-10), "backflush"),
+            (coolant, None, Decimal(-2), "backflush"),
         ]
         assert all(t.work_order_id == 11 and t.from_location_id == plant["line"]["id"] for t in txs)
         links = (await session.scalars(select(LotLink).order_by(LotLink.id))).all()
@@ -255,7 +255,7 @@ async def test_backflush_skips_quarantined_blocked_and_expired_lots(
             location_id=plant["line"]["id"],
         )
         await session.commit()
-        assert [(t.lot_id, t.quantity) for t in txs] == [(plant["s_new"]["id"], -20)]
+        assert [(t.lot_id, t.quantity) for t in txs] == [(plant["s_new"]["id"], Decimal(-20))]
         assert await inventory.on_hand(session=session, item_id=plant["steel"]["id"]) == 65
         assert (
             await inventory.on_hand(session=session, item_id=plant["steel"]["id"], usable_only=True)
