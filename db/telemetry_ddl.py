@@ -3,7 +3,7 @@ plain PostgreSQL (daily range partitions made ahead, rollup tables kept by a job
 
 Both produce the same relations that readers use: `signal`, `reading(ts, signal_id, value,
 quality)` unique on (signal_id, ts), and rollups `reading_1m` / `reading_1h` with columns
-(signal_id, bucket, n, vmin, vmax, vsum). Rollups aggregate values whose quality is not Bad
+(signal_id, bucket, n, vmin, vmax, vsum, vsumsq). Rollups aggregate values whose quality is not Bad
 (`quality >= 0`). Writers record the UTC hours they touched in `telemetry_dirty`; the maintenance
 job refreshes those hours' rollups (both back ends), so late data (a replayed spool) is
 rolled up too.
@@ -61,6 +61,7 @@ CREATE TABLE reading_1m (
     vmin      double precision,
     vmax      double precision,
     vsum      double precision,
+    vsumsq    double precision,
     PRIMARY KEY (signal_id, bucket)
 );
 CREATE TABLE reading_1h (LIKE reading_1m INCLUDING ALL);
@@ -127,15 +128,16 @@ DECLARE
         date_trunc('hour', p_to - interval '1 microsecond', 'UTC') + interval '1 hour';
 BEGIN
     DELETE FROM reading_1m WHERE bucket >= h_from AND bucket < h_to;
-    INSERT INTO reading_1m (signal_id, bucket, n, vmin, vmax, vsum)
+    INSERT INTO reading_1m (signal_id, bucket, n, vmin, vmax, vsum, vsumsq)
     SELECT signal_id, date_trunc('minute', ts, 'UTC'), count(value), min(value), max(value),
-           sum(value)
+           sum(value), sum(value * value)
     FROM reading
     WHERE ts >= h_from AND ts < h_to AND quality >= 0 AND value IS NOT NULL
     GROUP BY 1, 2;
     DELETE FROM reading_1h WHERE bucket >= h_from AND bucket < h_to;
-    INSERT INTO reading_1h (signal_id, bucket, n, vmin, vmax, vsum)
-    SELECT signal_id, date_trunc('hour', bucket, 'UTC'), sum(n), min(vmin), max(vmax), sum(vsum)
+    INSERT INTO reading_1h (signal_id, bucket, n, vmin, vmax, vsum, vsumsq)
+    SELECT signal_id, date_trunc('hour', bucket, 'UTC'), sum(n), min(vmin), max(vmax), sum(vsum),
+           sum(vsumsq)
     FROM reading_1m
     WHERE bucket >= h_from AND bucket < h_to
     GROUP BY 1, 2;
@@ -164,7 +166,8 @@ TIMESCALE_AGGREGATES = [
     """
     CREATE MATERIALIZED VIEW reading_1m WITH (timescaledb.continuous) AS
     SELECT signal_id, time_bucket(INTERVAL '1 minute', ts) AS bucket,
-           count(value)::integer AS n, min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum
+           count(value)::integer AS n, min(value) AS vmin, max(value) AS vmax, sum(value) AS vsum,
+           sum(value * value) AS vsumsq
     FROM reading WHERE quality >= 0 AND value IS NOT NULL
     GROUP BY signal_id, time_bucket(INTERVAL '1 minute', ts) WITH NO DATA
     """,
@@ -175,7 +178,8 @@ TIMESCALE_AGGREGATES = [
     """
     CREATE MATERIALIZED VIEW reading_1h WITH (timescaledb.continuous) AS
     SELECT signal_id, time_bucket(INTERVAL '1 hour', bucket) AS bucket,
-           sum(n)::integer AS n, min(vmin) AS vmin, max(vmax) AS vmax, sum(vsum) AS vsum
+           sum(n)::integer AS n, min(vmin) AS vmin, max(vmax) AS vmax, sum(vsum) AS vsum,
+           sum(vsumsq) AS vsumsq
     FROM reading_1m GROUP BY signal_id, time_bucket(INTERVAL '1 hour', bucket) WITH NO DATA
     """,
     """

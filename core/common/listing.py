@@ -106,18 +106,19 @@ async def paginate(
     schema: type[M],
     filters: Mapping[Any, Any] | None = None,
 ) -> Page[M]:
-    """Run `stmt` (selecting one ORM entity) with search, filters, sort and window, and count
-    the total; rows become `schema` instances."""
+    """Run `stmt` (one ORM entity, or Core columns) with search, filters, sort and window, and
+    count the total; rows become `schema` instances."""
     stmt = apply_filters(stmt, filters or {})
     condition = spec.where_search(params.q)
     if condition is not None:
         stmt = stmt.where(condition)
     order = spec.order_by(params.sort)
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = (
-        await session.scalars(stmt.order_by(*order).limit(params.limit).offset(params.offset))
-    ).all()
-    items = [schema.model_validate(r, from_attributes=True) for r in rows]
+    result = await session.execute(stmt.order_by(*order).limit(params.limit).offset(params.offset))
+    items = [
+        schema.model_validate(row[0] if len(row) == 1 else dict(row._mapping), from_attributes=True)
+        for row in result.all()
+    ]
     return Page[schema](  # type: ignore[valid-type]
         items=items, total=total or 0, limit=params.limit, offset=params.offset
     )

@@ -1,0 +1,86 @@
+"""Telemetry API schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.common.schemas import OrmModel
+
+
+class SignalOut(OrmModel):
+    """A measured point (tag) registered by a gateway, bound to an equipment code."""
+
+    id: int
+    key: str = Field(examples=["CNC-101.spindle_speed"])
+    equipment_code: str | None = Field(examples=["CNC-101"])
+    name: str = Field(examples=["spindle_speed"])
+    unit: str | None = Field(examples=["rpm"])
+    data_type: str = Field(examples=["float32"])
+    protocol: str | None = Field(examples=["opcua"])
+    source: str | None = Field(examples=["nsu=urn:knu-mes:simulator;s=CNC-101.spindle_speed"])
+    description: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PointOut(BaseModel):
+    """One stored reading; quality: 0 good, > 0 uncertain, < 0 bad (OPC UA StatusCode >> 16)."""
+
+    ts: datetime
+    value: float | None = Field(examples=[1480.5])
+    quality: int = Field(examples=[0])
+
+
+class LatestOut(PointOut):
+    """The newest reading of a signal."""
+
+    signal_id: int
+    key: str
+
+
+class BucketOut(BaseModel):
+    """Aggregate over one bucket: count, min, max, average of values not of Bad quality."""
+
+    ts: datetime
+    n: int
+    min: float | None
+    max: float | None
+    avg: float | None
+
+
+class SeriesOut(BaseModel):
+    """One signal's series: raw points, LTTB-selected points, or buckets."""
+
+    signal_id: int
+    key: str
+    unit: str | None
+    points: list[PointOut] = Field(default_factory=list)
+    buckets: list[BucketOut] = Field(default_factory=list)
+    truncated: bool = Field(default=False, description="more raw points exist than were returned")
+
+
+class SeriesResponse(BaseModel):
+    """Series for a chart, with how they were computed."""
+
+    mode: Literal["raw", "lttb", "buckets"]
+    resolution: Literal["raw", "1m", "1h"] = Field(description="source: raw rows or a rollup")
+    bucket_seconds: int | None = Field(description="bucket width in buckets mode")
+    series: list[SeriesOut]
+
+
+class StatsOut(BaseModel):
+    """Descriptive statistics of one signal over a range (values of Bad quality left out)."""
+
+    signal_id: int
+    key: str
+    unit: str | None
+    n: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None = Field(description="sample standard deviation")
