@@ -10,6 +10,7 @@ from core.bom.router import router as bom_router
 from core.equipment.router import router as equipment_router
 from core.inventory.router import router as inventory_router
 from core.items.router import router as items_router
+from core.processes.router import router as routings_router
 from core.telemetry.router import router as telemetry_router
 
 API_PREFIX = "/api/v1"
@@ -21,4 +22,5 @@ api_router.include_router(items_router)
 api_router.include_router(telemetry_router)
 api_router.include_router(bom_router)
 api_router.include_router(equipment_router)
+api_router.include_router(routings_router)
 api_router.include_router(inventory_router)

@@ -1,0 +1,1 @@
+"""Processes: routings (one per item) and their operations."""
