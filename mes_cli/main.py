@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mes_cli import api, auth, db
+from mes_cli import api, auth, db, gateway
 
 app = typer.Typer(
     name="mes",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("api", help="Serve the MES API.")(api.serve)
+app.command("gateway", help="Run the edge gateway.")(gateway.run)
 app.add_typer(db.app, name="db")
 app.add_typer(auth.app, name="auth")
 

@@ -1,0 +1,1 @@
+"""Protocol connectors behind one small async contract (`base.Connector`)."""

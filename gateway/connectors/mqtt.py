@@ -1,0 +1,299 @@
+"""MQTT (paho-mqtt 2): QoS 1 with a persistent session and manual acknowledgement, run on the
+asyncio loop through paho's socket callbacks (no network thread).
+
+A message is acknowledged only when the batch holding its data is committed or spooled (fsync),
+so a gateway killed at any moment loses nothing the broker considers delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+from collections import Counter
+from typing import Any, ClassVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from gateway.config.models import MqttDevice, MqttTls
+from gateway.connectors.base import Connector, ConnectorContext, DeviceRefused, Emit, LinkLost
+from gateway.connectors.mqtt_mapping import Malformed, Mapper
+from gateway.records import SignalSpec, utcnow
+
+log = logging.getLogger("gateway.mqtt")
+
+CONNECT_TIMEOUT = 10.0
+LOG_FIRST = 5  # malformed payloads logged per reason before sampling
+LOG_EVERY = 1000
+REFUSED_CODES = {134, 135, 138, 140}  # bad credentials, not authorised, banned, bad auth method
+
+
+class MqttConnector(Connector):
+    """One broker connection carrying the device's subscriptions."""
+
+    protocol: ClassVar[str] = "mqtt"
+
+    def __init__(self, device: MqttDevice, context: ConnectorContext) -> None:
+        self.device = device
+        self.context = context
+        self.client_id = device.client_id or f"mes-gateway-{context.gateway_id}-{device.name}"
+        self.mapper = Mapper(
+            device.subscriptions, equipment=device.equipment, meta=context.signal_meta
+        )
+        self.malformed: Counter[str] = Counter()
+        self.ignored = 0
+        self.received = 0
+        self._client: mqtt.Client | None = None
+        self._generation = 0
+        self._emit: Emit | None = None
+        self._connack: asyncio.Future[ReasonCode] | None = None
+        self._suback: asyncio.Future[list[ReasonCode]] | None = None
+        self._lost: asyncio.Future[str] | None = None
+        self._misc: asyncio.Task[None] | None = None
+        self._sock: Any = None
+        # messages redelivered right after CONNACK arrive before `stream` starts: held until then
+        self._early: list[tuple[list[Any], Any]] = []
+
+    @property
+    def endpoint(self) -> str:
+        scheme = "mqtts" if self.device.tls else "mqtt"
+        return f"{scheme}://{self.device.host}:{self.device.port}"
+
+    def signals(self) -> list[SignalSpec]:
+        return list(self.mapper.known.values())
+
+    # --- connection ----------------------------------------------------------------------------
+
+    def _new_client(self, loop: asyncio.AbstractEventLoop) -> mqtt.Client:
+        device = self.device
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+            reconnect_on_failure=False,
+        )
+        client.max_inflight_messages_set(65535)
+        client.max_queued_messages_set(0)
+        if device.tls:
+            tls = device.tls if isinstance(device.tls, MqttTls) else MqttTls()
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(tls.insecure)
+        if device.username:
+            password = os.environ.get(device.password_env) if device.password_env else None
+            client.username_pw_set(device.username, password)
+        generation = self._generation
+
+        def threadsafe(func: Any) -> Any:
+            def call(*args: Any) -> None:
+                loop.call_soon_threadsafe(func, generation, *args)
+
+            return call
+
+        client.on_connect = threadsafe(self._on_connect)
+        client.on_disconnect = threadsafe(self._on_disconnect)
+        client.on_subscribe = threadsafe(self._on_subscribe)
+        client.on_socket_open = threadsafe(self._on_socket_open)
+        client.on_socket_close = threadsafe(self._on_socket_close)
+        client.on_socket_register_write = threadsafe(self._on_register_write)
+        client.on_socket_unregister_write = threadsafe(self._on_unregister_write)
+        client.on_message = self._on_message  # always called from loop_read on the loop thread
+        return client
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._generation += 1
+        self._connack = loop.create_future()
+        self._suback = loop.create_future()
+        self._lost = loop.create_future()
+        client = self._client = self._new_client(loop)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.device.session_expiry_s
+        props.ReceiveMaximum = 65535
+        try:
+            await asyncio.to_thread(
+                client.connect,
+                self.device.host,
+                self.device.port,
+                self.device.keepalive_s,
+                clean_start=False,
+                properties=props,
+            )
+            code = await asyncio.wait_for(asyncio.shield(self._connack), CONNECT_TIMEOUT)
+        except (OSError, ssl.SSLError, TimeoutError) as err:
+            raise LinkLost(
+                f"cannot connect to {self.endpoint}: {err or type(err).__name__}"
+            ) from err
+        if code.is_failure:
+            message = f"{self.endpoint} refused the connection: {code}"
+            if code.value in REFUSED_CODES:
+                raise DeviceRefused(message)
+            raise LinkLost(message)
+        self._misc = asyncio.create_task(self._misc_loop(client), name=f"{self.device.name}-misc")
+        options = [
+            (s.topic, SubscribeOptions(qos=s.qos, noLocal=False)) for s in self.device.subscriptions
+        ]
+        rc, _ = client.subscribe(options)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            raise LinkLost(f"{self.endpoint}: subscribe failed ({mqtt.error_string(rc)})")
+        try:
+            codes = await asyncio.wait_for(asyncio.shield(self._suback), CONNECT_TIMEOUT)
+        except TimeoutError as err:
+            raise LinkLost(f"{self.endpoint}: no SUBACK") from err
+        for sub, granted in zip(self.device.subscriptions, codes, strict=False):
+            if granted.is_failure:
+                raise DeviceRefused(f"{self.endpoint} refused the subscription {sub.topic!r}: "
+                                    f"{granted}")  # fmt: skip
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        self._generation += 1  # acknowledgements of the old session are dropped (redelivered)
+        self._early = []
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
+        if client is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            if client.is_connected():
+                client.disconnect()
+        self._forget_socket()
+        sock = client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    async def _misc_loop(self, client: mqtt.Client) -> None:
+        while True:  # keepalive pings; ends when paho reports the link gone
+            if client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:
+                return
+            await asyncio.sleep(1.0)
+
+    # --- paho callbacks (on the loop thread) ---------------------------------------------------
+
+    def _on_socket_open(self, generation: int, client: mqtt.Client, _ud: Any, sock: Any) -> None:
+        if generation != self._generation:
+            return
+        self._sock = sock
+        asyncio.get_running_loop().add_reader(sock, self._readable, client)
+
+    def _on_socket_close(self, generation: int, client: mqtt.Client, _ud: Any, sock: Any) -> None:
+        if sock is self._sock:
+            self._forget_socket()
+
+    def _forget_socket(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(sock)
+                loop.remove_writer(sock)
+
+    def _on_register_write(self, generation: int, client: mqtt.Client, _ud: Any, sock: Any) -> None:
+        if generation == self._generation and sock is self._sock:
+            asyncio.get_running_loop().add_writer(sock, client.loop_write)
+
+    def _on_unregister_write(
+        self, generation: int, client: mqtt.Client, _ud: Any, sock: Any
+    ) -> None:
+        if sock is self._sock:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_writer(sock)
+
+    def _readable(self, client: mqtt.Client) -> None:
+        for _ in range(512):  # drain what is buffered, a bounded amount per wake-up
+            before = self.received
+            if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self.received == before:
+                break
+
+    def _on_connect(
+        self, generation: int, _c: Any, _ud: Any, _flags: Any, code: ReasonCode, _p: Any
+    ) -> None:
+        if generation == self._generation and self._connack and not self._connack.done():
+            self._connack.set_result(code)
+
+    def _on_subscribe(
+        self, generation: int, _c: Any, _ud: Any, _mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        if generation == self._generation and self._suback and not self._suback.done():
+            self._suback.set_result(codes)
+
+    def _on_disconnect(
+        self, generation: int, _c: Any, _ud: Any, _flags: Any, code: ReasonCode, _p: Any
+    ) -> None:
+        if generation != self._generation:
+            return
+        reason = f"disconnected: {code}"
+        if self._connack and not self._connack.done():
+            self._connack.set_exception(OSError(reason))
+        if self._suback and not self._suback.done():
+            self._suback.set_exception(OSError(reason))
+        if self._lost and not self._lost.done():
+            self._lost.set_result(reason)
+
+    def _on_message(self, client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
+        self.received += 1
+        generation = self._generation
+        ack = None
+        if message.qos > 0:
+            mid, qos = message.mid, message.qos
+
+            def ack() -> None:
+                if generation == self._generation and self._client is client:
+                    client.ack(mid, qos)
+
+        topic = message.topic
+        try:
+            records, new = self.mapper.map(topic, bytes(message.payload), utcnow())
+        except Malformed as err:
+            self._malformed(topic, err, bytes(message.payload))
+            records, new = [], []
+        if new:
+            self.context.declare(new)
+        if not records and self.mapper.route(topic) is None:
+            self.ignored += 1
+        if self._emit is not None:
+            self._emit(records, ack)
+        else:
+            self._early.append((records, ack))
+
+    def _malformed(self, topic: str, err: Malformed, payload: bytes) -> None:
+        self.malformed[err.reason] += 1
+        count = self.malformed[err.reason]
+        if count <= LOG_FIRST or count % LOG_EVERY == 0:
+            log.warning(
+                "malformed MQTT payload skipped",
+                extra={
+                    "device": self.device.name,
+                    "topic": topic,
+                    "reason": err.reason,
+                    "detail": err.detail,
+                    "payload": payload[:200].decode("utf-8", errors="replace"),
+                    "count": count,
+                },
+            )
+
+    # --- streaming -----------------------------------------------------------------------------
+
+    async def stream(self, emit: Emit) -> None:
+        self._emit = emit
+        early, self._early = self._early, []
+        for records, ack in early:
+            emit(records, ack)
+        assert self._lost is not None
+        try:
+            reason = await self._lost
+        finally:
+            self._emit = None
+        raise LinkLost(f"{self.endpoint}: {reason}")

@@ -1,0 +1,364 @@
+"""The running gateway: wires connectors, coordinators, the pipeline and the sinks; reloads its
+configuration on SIGHUP without losing buffered data; drains on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.backoff import Backoff
+from gateway.config import ConfigFileError, GatewayConfig, load_config
+from gateway.config.models import Device
+from gateway.connectors import registry as connectors
+from gateway.connectors.base import Connector, ConnectorContext
+from gateway.coordinator import DeviceCoordinator
+from gateway.http import HealthServer
+from gateway.linkstate import LinkBook
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline import Batcher, Pipeline, ReportByException
+from gateway.records import SignalSpec
+from gateway.settings import GatewaySettings
+from gateway.sinks.forwarder import StoreAndForward
+from gateway.sinks.signals import SignalRegistry
+from gateway.sinks.spool import Spool
+from gateway.sinks.writer import ReadingWriter
+
+log = logging.getLogger("gateway")
+
+LINK_FLUSH_S = 2.0
+HEARTBEAT_TICK_S = 1.0
+
+
+@dataclass
+class _Running:
+    config: Any
+    connector: Connector
+    coordinator: DeviceCoordinator
+    task: asyncio.Task[None]
+
+
+class Gateway:
+    """One gateway process's worth of state."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        settings: GatewaySettings,
+        *,
+        config_path: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.config_path = config_path
+        self.gateway_id = config.gateway.id
+        self.signals = SignalRegistry()
+        self.links = LinkBook(self.gateway_id)
+        self.metrics = GatewayMetrics()
+        spool_dir = config.spool.dir or settings.gateway_spool_dir
+        self.spool = Spool(
+            spool_dir / self.gateway_id,
+            max_bytes=config.spool.max_bytes or settings.gateway_spool_max_bytes,
+        )
+        self.writer = ReadingWriter(
+            gateway_id=self.gateway_id,
+            registry=self.signals,
+            channel=config.live.channel if config.live.enabled else None,
+        )
+        self.forwarder = StoreAndForward(
+            conninfo=settings.conninfo(),
+            writer=self.writer,
+            registry=self.signals,
+            spool=self.spool,
+            max_queued_rows=config.batch.max_queued_rows,
+            write_timeout=settings.gateway_write_timeout,
+            connect_timeout=settings.db_connect_timeout,
+            batch_seconds=self.metrics.batch_seconds,
+            latency_seconds=self.metrics.latency_seconds,
+        )
+        self.batcher = Batcher(
+            max_rows=config.batch.max_rows,
+            max_delay=config.batch.max_delay_ms / 1000,
+            deliver=self.forwarder.put,
+        )
+        self.rbe = ReportByException(heartbeat_s=config.gateway.heartbeat_s)
+        self.pipeline = Pipeline(rbe=self.rbe, batcher=self.batcher)
+        self.http = HealthServer(
+            host=settings.gateway_metrics_host,
+            port=settings.gateway_metrics_port,
+            registry=self.metrics.registry,
+            health=self.health,
+        )
+        self.devices: dict[str, _Running] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self.reloads = 0
+        self.metrics.attach(self)
+
+    # --- signals -------------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> dict[str, str | None]:
+        meta = self.config.signals.get(key)
+        return meta.model_dump() if meta is not None else {}
+
+    def _declarer(self, device: Any) -> Any:
+        def declare(specs: Sequence[SignalSpec]) -> None:
+            self.signals.declare(specs)
+            for spec in specs:
+                self.rbe.set_deadband(spec.key, spec.deadband)
+                self.rbe.set_heartbeat(spec.key, device.heartbeat_s)
+
+        return declare
+
+    # --- devices -------------------------------------------------------------------------------
+
+    def _start_device(self, device: Any) -> None:
+        declare = self._declarer(device)
+        context = ConnectorContext(
+            gateway_id=self.gateway_id, declare=declare, signal_meta=self._meta
+        )
+        connector = connectors.create(device, context)
+        declare(connector.signals())
+        link = self.links.add(device.name, device.protocol, connector.endpoint)
+        coordinator = DeviceCoordinator(
+            name=device.name,
+            connector=connector,
+            pipeline=self.pipeline,
+            link=link,
+            backoff=Backoff(
+                initial=device.backoff.initial_ms / 1000, maximum=device.backoff.max_ms / 1000
+            ),
+        )
+        task = asyncio.create_task(self._supervise(coordinator), name=f"device-{device.name}")
+        self.devices[device.name] = _Running(device, connector, coordinator, task)
+
+    async def _supervise(self, coordinator: DeviceCoordinator) -> None:
+        """Restart a coordinator that failed on an unexpected error (a bug must not stop the
+        other devices or the gateway)."""
+        while True:
+            try:
+                await coordinator.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("device task failed; restarting", extra={"device": coordinator.name})
+                coordinator.link.set("backoff", error="internal error (see gateway log)")
+                await asyncio.sleep(coordinator.backoff.next())
+
+    async def _stop_device(self, name: str) -> None:
+        running = self.devices.pop(name)
+        running.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running.task
+        await running.connector.close()
+
+    def mqtt_connectors(self) -> dict[str, Any]:
+        """Running MQTT connectors by device (for their counters)."""
+        return {n: r.connector for n, r in self.devices.items() if r.config.protocol == "mqtt"}
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the sinks, the HTTP endpoints and every enabled device."""
+        await self.forwarder.start()
+        await self.http.start()
+        for device in self.config.devices:
+            if device.enabled:
+                self._start_device(device)
+        self._tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._link_loop(), name="link-state"),
+        ]
+        log.info(
+            "gateway started",
+            extra={
+                "gateway": self.gateway_id,
+                "devices": len(self.devices),
+                "signals": len(self.signals.specs),
+                "metrics": f"http://{self.http.host}:{self.http.port}/metrics",
+                "spool": str(self.spool.directory),
+                "spooled_batches": len(self.spool),
+            },
+        )
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_TICK_S)
+            self.pipeline.heartbeat()
+
+    async def _link_loop(self) -> None:
+        while True:
+            await asyncio.sleep(LINK_FLUSH_S)
+            await self.flush_links()
+
+    async def flush_links(self) -> None:
+        """Write changed link states (skipped while the database is down)."""
+        if not self.forwarder.stats.db_up:
+            return
+        try:
+            async with self.forwarder.pool.connection() as conn:
+                await self.links.flush(conn)
+        except Exception as err:  # noqa: BLE001 - best effort: retried at the next tick
+            log.debug("link state not written", extra={"error": str(err)})
+
+    def request_stop(self) -> None:
+        """Ask `run` to return (signal handlers call this)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start, serve until stopped (SIGTERM/SIGINT), reload on SIGHUP, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        handlers = {
+            signal.SIGTERM: self.request_stop,
+            signal.SIGINT: self.request_stop,
+            signal.SIGHUP: lambda: asyncio.ensure_future(self.reload_from_file()),
+        }
+        for sig, handler in handlers.items():
+            loop.add_signal_handler(sig, handler)
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            for sig in handlers:
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    async def stop(self, *, drain_timeout: float | None = None) -> None:
+        """Stop reading, write (or spool) everything buffered, close."""
+        timeout = (
+            drain_timeout if drain_timeout is not None else self.settings.gateway_write_timeout
+        )
+        # first drain with the devices still connected, so MQTT acknowledgements reach the broker
+        self.batcher.flush()
+        await self.forwarder.drain(timeout)
+        for name in list(self.devices):
+            await self._stop_device(name)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.batcher.flush()
+        drained = await self.forwarder.drain(timeout)
+        await self.flush_links()
+        await self.forwarder.close()
+        await self.http.close()
+        log.info(
+            "gateway stopped",
+            extra={
+                "gateway": self.gateway_id,
+                "drained": drained,
+                "spooled_batches": len(self.spool),
+            },
+        )
+
+    # --- reload --------------------------------------------------------------------------------
+
+    async def reload_from_file(self) -> bool:
+        """Re-read the configuration file; an invalid one is logged and the running one kept."""
+        if self.config_path is None:
+            return False
+        try:
+            config = load_config(self.config_path)
+        except ConfigFileError as err:
+            log.error(
+                "reload refused: the configuration file is invalid; still running the previous one",
+                extra={"problems": err.problems},
+            )
+            return False
+        await self.reload(config)
+        return True
+
+    async def reload(self, config: GatewayConfig) -> None:
+        """Apply a new configuration: devices added, removed or changed restart; everything
+        buffered (batch, queue, spool) is kept."""
+        old = self.config
+        for key in ("id",):
+            if getattr(config.gateway, key) != getattr(old.gateway, key):
+                log.warning("gateway.id changes only at restart", extra={"kept": self.gateway_id})
+        if (config.spool.dir or self.settings.gateway_spool_dir) != (
+            old.spool.dir or self.settings.gateway_spool_dir
+        ):
+            log.warning(
+                "spool.dir changes only at restart", extra={"kept": str(self.spool.directory)}
+            )
+        self.config = config.model_copy(
+            update={"gateway": config.gateway.model_copy(update={"id": self.gateway_id})}
+        )
+        self.batcher.max_rows = config.batch.max_rows
+        self.batcher.max_delay = config.batch.max_delay_ms / 1000
+        self.forwarder.max_queued_rows = config.batch.max_queued_rows
+        self.spool.max_bytes = config.spool.max_bytes or self.settings.gateway_spool_max_bytes
+        self.rbe.heartbeat_s = config.gateway.heartbeat_s
+        self.writer.channel = config.live.channel if config.live.enabled else None
+        wanted: dict[str, Device] = {d.name: d for d in config.devices if d.enabled}
+        removed = [n for n in self.devices if n not in wanted]
+        changed = [
+            n for n, d in wanted.items() if n in self.devices and self.devices[n].config != d
+        ]
+        added = [n for n in wanted if n not in self.devices]
+        for name in removed + changed:
+            signals = [s.key for s in self.devices[name].connector.signals()]
+            await self._stop_device(name)
+            if name in removed:
+                self.links.remove(name)
+                self.rbe.forget(signals)
+        for name in changed + added:
+            self._start_device(wanted[name])
+        self.reloads += 1
+        log.info(
+            "configuration reloaded",
+            extra={"added": added, "removed": removed, "changed": changed},
+        )
+
+    # --- health --------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz reports."""
+        stats = self.forwarder.stats
+        devices = {
+            name: {
+                "protocol": link.protocol,
+                "state": link.state,
+                "since": link.since.isoformat(),
+                "reconnects": link.reconnect_count,
+                "last_error": link.last_error,
+                "last_data_at": link.last_data_at.isoformat() if link.last_data_at else None,
+            }
+            for name, link in sorted(self.links.links.items())
+        }
+        degraded = not stats.db_up or any(d["state"] != "connected" for d in devices.values())
+        return {
+            "status": "degraded" if degraded else "ok",
+            "gateway": self.gateway_id,
+            "database": {"up": stats.db_up, "last_error": stats.last_error},
+            "spool": {
+                "batches": len(self.spool),
+                "rows": self.spool.rows,
+                "bytes": self.spool.bytes,
+                "max_bytes": self.spool.max_bytes,
+                "dropped_rows": stats.rows_dropped,
+            },
+            "points": {
+                "received": sum(self.pipeline.points_in.values()),
+                "written": stats.rows_written,
+                "deduplicated": stats.rows_deduplicated,
+                "spooled": stats.rows_spooled,
+                "replayed": stats.rows_replayed,
+            },
+            "devices": devices,
+            "reloads": self.reloads,
+        }
+
+
+async def serve(config_path: Path, settings: GatewaySettings) -> None:
+    """Load the file and run the gateway until SIGTERM/SIGINT."""
+    config = load_config(config_path)
+    gateway = Gateway(config, settings, config_path=config_path)
+    await gateway.run()
