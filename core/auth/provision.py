@@ -52,6 +52,7 @@ def admin_client(settings: KeycloakAdminSettings, *, realm: str | None = None) -
             user_realm_name="master",
             timeout=30,
         )
+        admin.connection.get_token()  # log in now, so that bad credentials are named here
         admin.change_current_realm(realm or settings.keycloak_realm)
         return admin
     except KeycloakError as err:
