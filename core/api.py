@@ -11,6 +11,7 @@ from core.equipment.router import router as equipment_router
 from core.inventory.router import router as inventory_router
 from core.items.router import router as items_router
 from core.processes.router import router as routings_router
+from core.quality.router import router as quality_router
 from core.telemetry.router import router as telemetry_router
 
 API_PREFIX = "/api/v1"
@@ -24,3 +25,4 @@ api_router.include_router(bom_router)
 api_router.include_router(equipment_router)
 api_router.include_router(routings_router)
 api_router.include_router(inventory_router)
+api_router.include_router(quality_router)

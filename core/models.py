@@ -10,5 +10,6 @@ from core.equipment import models as equipment_models  # noqa: F401
 from core.inventory import models as inventory_models  # noqa: F401
 from core.items import models as items_models
 from core.processes import models as processes_models  # noqa: F401
+from core.quality import models as quality_models  # noqa: F401
 
 __all__ = ["Base", "audit_models", "items_models"]
