@@ -164,6 +164,8 @@ def prepare_instance(distribution: Path, instance: Path) -> Path:
         shutil.rmtree(instance)
     instance.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(distribution, instance, copy_function=_link_or_copy, symlinks=True)
+    (instance / MARKER).unlink()  # the instance's own file, not a link into the cache
+    (instance / MARKER).write_text(wanted)
     return instance
 
 
