@@ -10,9 +10,11 @@ from core.bom.router import router as bom_router
 from core.equipment.router import router as equipment_router
 from core.inventory.router import router as inventory_router
 from core.items.router import router as items_router
+from core.plans.router import router as plans_router
 from core.processes.router import router as routings_router
 from core.quality.router import router as quality_router
 from core.telemetry.router import router as telemetry_router
+from core.work_orders.router import router as work_orders_router
 
 API_PREFIX = "/api/v1"
 
@@ -24,5 +26,7 @@ api_router.include_router(telemetry_router)
 api_router.include_router(bom_router)
 api_router.include_router(equipment_router)
 api_router.include_router(routings_router)
+api_router.include_router(work_orders_router)
+api_router.include_router(plans_router)
 api_router.include_router(inventory_router)
 api_router.include_router(quality_router)

@@ -9,7 +9,9 @@ from core.db import Base
 from core.equipment import models as equipment_models  # noqa: F401
 from core.inventory import models as inventory_models  # noqa: F401
 from core.items import models as items_models
+from core.plans import models as plans_models  # noqa: F401
 from core.processes import models as processes_models  # noqa: F401
 from core.quality import models as quality_models  # noqa: F401
+from core.work_orders import models as work_orders_models  # noqa: F401
 
 __all__ = ["Base", "audit_models", "items_models"]
