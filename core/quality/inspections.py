@@ -274,9 +274,10 @@ async def _decide(
             )
         ).all()
     )
+    now = await session.scalar(select(func.now()))
     before = audit.snapshot(inspection)
     inspection.status = InspectionStatus.FAILED if verdicts[False] else InspectionStatus.PASSED
-    inspection.completed_at = await session.scalar(select(func.now()))
+    inspection.completed_at = now
     await session.flush()
     await session.refresh(inspection)
     audit.record(

@@ -170,12 +170,12 @@ async def transition(
             f"allowed: {allowed}",
             details=[ErrorDetail(field="status", reason=f"not allowed from {current}")],
         )
+    now = await session.scalar(select(func.now()))
     before = audit.snapshot(nc)
     if data.disposition is not None:
         nc.disposition = data.disposition
     if data.disposition_note is not None:
         nc.disposition_note = data.disposition_note
-    now = await session.scalar(select(func.now()))
     if data.status == NcStatus.UNDER_REVIEW:
         nc.review_started_at, nc.reviewed_by = now, principal.display
     elif data.status == NcStatus.CLOSED:
