@@ -49,11 +49,12 @@ class MqttConnector(Connector):
         self.malformed: Counter[str] = Counter()
         self.ignored = 0
         self.received = 0
+        self.duplicates = 0  # copies delivered for overlapping filters (skipped)
         self._client: mqtt.Client | None = None
         self._generation = 0
         self._emit: Emit | None = None
         self._connack: asyncio.Future[ReasonCode] | None = None
-        self._suback: asyncio.Future[list[ReasonCode]] | None = None
+        self._subacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
         self._lost: asyncio.Future[str] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._sock: Any = None
@@ -115,7 +116,7 @@ class MqttConnector(Connector):
         loop = asyncio.get_running_loop()
         self._generation += 1
         self._connack = loop.create_future()
-        self._suback = loop.create_future()
+        self._subacks = {}
         self._lost = loop.create_future()
         client = self._client = self._new_client(loop)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -141,20 +142,26 @@ class MqttConnector(Connector):
                 raise DeviceRefused(message)
             raise LinkLost(message)
         self._misc = asyncio.create_task(self._misc_loop(client), name=f"{self.device.name}-misc")
-        options = [
-            (s.topic, SubscribeOptions(qos=s.qos, noLocal=False)) for s in self.device.subscriptions
-        ]
-        rc, _ = client.subscribe(options)
-        if rc != mqtt.MQTT_ERR_SUCCESS:
-            raise LinkLost(f"{self.endpoint}: subscribe failed ({mqtt.error_string(rc)})")
-        try:
-            codes = await asyncio.wait_for(asyncio.shield(self._suback), CONNECT_TIMEOUT)
-        except TimeoutError as err:
-            raise LinkLost(f"{self.endpoint}: no SUBACK") from err
-        for sub, granted in zip(self.device.subscriptions, codes, strict=False):
-            if granted.is_failure:
-                raise DeviceRefused(f"{self.endpoint} refused the subscription {sub.topic!r}: "
-                                    f"{granted}")  # fmt: skip
+        # One SUBSCRIBE per filter, each with its own subscription identifier: a broker delivers
+        # a message once per matching filter, and the identifier tells which copy is whose.
+        for n, sub in enumerate(self.device.subscriptions):
+            props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
+            props.SubscriptionIdentifier = n + 1
+            rc, mid = client.subscribe(
+                sub.topic, options=SubscribeOptions(qos=sub.qos), properties=props
+            )
+            if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
+                raise LinkLost(f"{self.endpoint}: subscribe failed ({mqtt.error_string(rc)})")
+            waiter = self._subacks.setdefault(mid, loop.create_future())
+            try:
+                codes = await asyncio.wait_for(asyncio.shield(waiter), CONNECT_TIMEOUT)
+            except TimeoutError as err:
+                raise LinkLost(f"{self.endpoint}: no SUBACK") from err
+            if not codes or codes[0].is_failure:
+                raise DeviceRefused(
+                    f"{self.endpoint} refused the subscription {sub.topic!r}: "
+                    f"{codes[0] if codes else 'no reason code'}"
+                )
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -224,10 +231,13 @@ class MqttConnector(Connector):
             self._connack.set_result(code)
 
     def _on_subscribe(
-        self, generation: int, _c: Any, _ud: Any, _mid: int, codes: list[ReasonCode], _p: Any
+        self, generation: int, _c: Any, _ud: Any, mid: int, codes: list[ReasonCode], _p: Any
     ) -> None:
-        if generation == self._generation and self._suback and not self._suback.done():
-            self._suback.set_result(codes)
+        if generation != self._generation:
+            return
+        waiter = self._subacks.setdefault(mid, asyncio.get_running_loop().create_future())
+        if not waiter.done():
+            waiter.set_result(codes)
 
     def _on_disconnect(
         self, generation: int, _c: Any, _ud: Any, _flags: Any, code: ReasonCode, _p: Any
@@ -237,8 +247,9 @@ class MqttConnector(Connector):
         reason = f"disconnected: {code}"
         if self._connack and not self._connack.done():
             self._connack.set_exception(OSError(reason))
-        if self._suback and not self._suback.done():
-            self._suback.set_exception(OSError(reason))
+        for waiter in self._subacks.values():
+            if not waiter.done():
+                waiter.set_exception(OSError(reason))
         if self._lost and not self._lost.done():
             self._lost.set_result(reason)
 
@@ -254,6 +265,16 @@ class MqttConnector(Connector):
                     client.ack(mid, qos)
 
         topic = message.topic
+        ids = getattr(message.properties, "SubscriptionIdentifier", None)
+        if ids:
+            route = self.mapper.route_index(topic)
+            if route is None or route + 1 not in ids:  # another filter's copy of this message
+                self.duplicates += 1
+                if self._emit is not None:
+                    self._emit([], ack)
+                else:
+                    self._early.append(([], ack))
+                return
         try:
             records, new = self.mapper.map(topic, bytes(message.payload), utcnow())
         except Malformed as err:

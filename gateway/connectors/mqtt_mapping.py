@@ -175,6 +175,11 @@ class Mapper:
         self.known: dict[str, SignalSpec] = {}
         self._cache: dict[str, Route | None] = {}
 
+    def route_index(self, topic: str) -> int | None:
+        """Position of the subscription that maps `topic` (None: excluded or unmatched)."""
+        route = self.route(topic)
+        return None if route is None else self.routes.index(route)
+
     def route(self, topic: str) -> Route | None:
         """The first subscription whose filter matches `topic` and whose excludes do not."""
         found = self._cache.get(topic, _MISSING)

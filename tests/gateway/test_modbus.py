@@ -76,7 +76,7 @@ async def fill(plc: ModbusTestServer, temp: float = 21.5) -> None:
     await plc.set("coil", 0, [True])
     await plc.set("input", 0, words("i", -70000))
     raw = struct.pack("<f", 3.25)  # fully little-endian float
-    await plc.set("input", 2, [raw[0] | raw[1] << 8, raw[2] | raw[3] << 8])
+    await plc.set("input", 2, [raw[0] << 8 | raw[1], raw[2] << 8 | raw[3]])
 
 
 EXPECTED = {
