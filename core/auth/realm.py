@@ -166,7 +166,7 @@ def gateway_client(settings: RealmSettings) -> Representation:
         "directAccessGrantsEnabled": False,
         "serviceAccountsEnabled": True,
         "frontchannelLogout": False,
-        "attributes": {**DISABLED_GRANTS, "client_credentials.use_refresh_token": "false"},
+        "attributes": dict(DISABLED_GRANTS),  # client credentials get no refresh token
     }
 
 

@@ -181,7 +181,13 @@ def test_gateway_client_is_confidential_with_client_credentials_only(realm: Test
     assert gateway["standardFlowEnabled"] is False
     assert gateway["implicitFlowEnabled"] is False
     assert gateway["directAccessGrantsEnabled"] is False
-    claims = jwt.decode(realm.gateway_token(), options={"verify_signature": False})
+    client = realm.openid(
+        realm.settings.keycloak_gateway_client,
+        realm.settings.keycloak_gateway_secret.get_secret_value(),
+    )
+    response = client.token(grant_type="client_credentials")
+    assert "refresh_token" not in response
+    claims = jwt.decode(response["access_token"], options={"verify_signature": False})
     assert realm.settings.keycloak_api_audience in claims["aud"]
     assert Role.OPERATOR.value in claims["realm_access"]["roles"]
 
