@@ -7,11 +7,12 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from asyncua import ua
+from asyncua.ua.status_codes import StatusCodes
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -80,7 +81,7 @@ async def test_subscription_keeps_values_source_timestamps_and_status(
         ]
         for value, ts, status in writes:
             await opc.write("CNC.speed", value, source_ts=ts, status=status)
-            await eventually(lambda ts=ts: _has_ts(db, "CNC-1.speed", ts), what=f"speed at {ts}")
+            await eventually(partial(_has_ts, db, "CNC-1.speed", ts), what=f"speed at {ts}")
         await opc.write("CNC.running", True, source_ts=T0)
         await opc.write("CNC.program", "SHAFT-A100", source_ts=T0)
         await eventually(lambda: _has_ts(db, "CNC-1.running", T0), what="bool")
@@ -232,8 +233,9 @@ async def test_basic256sha256_with_user_and_password(
         }
         good = opcua_device(server, browse=[], security=security, username="operator",
                             password_env="TEST_OPCUA_PASSWORD")  # fmt: skip
+        node = f"nsu={server.uri};s=CNC.speed"
         wrong = {**good, "name": "CNC-wrong", "password_env": "TEST_OPCUA_WRONG",
-                 "tags": [{"signal": "X.speed", "node": f"nsu={server.uri};s=CNC.speed"}]}  # fmt: skip
+                 "tags": [{"signal": "X.speed", "node": node}]}  # fmt: skip
         async with running_gateway(
             base_config([good, wrong]), settings, tmp_path / "gw.yaml"
         ) as gw:
@@ -255,6 +257,6 @@ async def test_basic256sha256_with_user_and_password(
 
 
 def test_status_code_mapping_keeps_severity_and_subcode() -> None:
-    assert quality.from_status_code(ua.StatusCodes.Good) == 0
-    assert quality.from_status_code(ua.StatusCodes.UncertainLastUsableValue) == 0x4090
-    assert quality.from_status_code(ua.StatusCodes.BadNodeIdUnknown) == 0x8034 - 0x10000
+    assert quality.from_status_code(StatusCodes.Good) == 0
+    assert quality.from_status_code(StatusCodes.UncertainLastUsableValue) == 0x4090
+    assert quality.from_status_code(StatusCodes.BadNodeIdUnknown) == 0x8034 - 0x10000
