@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asyncua.ua.status_codes import StatusCodes
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from asyncua.ua.status_codes import StatusCodes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway import quality
