@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mes_cli import api, auth, db, gateway
+from mes_cli import api, auth, db, gateway, sim
 
 app = typer.Typer(
     name="mes",
@@ -16,6 +16,7 @@ app.command("api", help="Serve the MES API.")(api.serve)
 app.command("gateway", help="Run the edge gateway.")(gateway.run)
 app.add_typer(db.app, name="db")
 app.add_typer(auth.app, name="auth")
+app.add_typer(sim.app, name="sim")
 
 if __name__ == "__main__":
     app()
