@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from core.audit.router import router as audit_router
 from core.auth.router import router as auth_router
 from core.bom.router import router as bom_router
+from core.calendar.router import router as calendar_router
+from core.downtime.router import router as downtime_router
 from core.equipment.router import router as equipment_router
 from core.inventory.router import router as inventory_router
 from core.items.router import router as items_router
@@ -28,5 +30,7 @@ api_router.include_router(equipment_router)
 api_router.include_router(routings_router)
 api_router.include_router(work_orders_router)
 api_router.include_router(plans_router)
+api_router.include_router(calendar_router)
+api_router.include_router(downtime_router)
 api_router.include_router(inventory_router)
 api_router.include_router(quality_router)

@@ -5,7 +5,9 @@ Add one import line per domain.
 
 from core.audit import models as audit_models
 from core.bom import models as bom_models  # noqa: F401
+from core.calendar import models as calendar_models  # noqa: F401
 from core.db import Base
+from core.downtime import models as downtime_models  # noqa: F401
 from core.equipment import models as equipment_models  # noqa: F401
 from core.inventory import models as inventory_models  # noqa: F401
 from core.items import models as items_models

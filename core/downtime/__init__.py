@@ -1,0 +1,1 @@
+"""Downtime: a configurable reason-code tree and downtime events per equipment."""
