@@ -113,7 +113,7 @@ class Lot(TimestampMixin, Base):
     origin: Mapped[str] = mapped_column(String(20), nullable=False)
     received_quantity: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False)
     expires_on: Mapped[date | None] = mapped_column(Date)
-    work_order_id: Mapped[int | None] = mapped_column(Integer)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     supplier_lot: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
 
@@ -192,7 +192,7 @@ class InventoryTransaction(Base):
     from_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     to_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
     quantity: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False)
-    work_order_id: Mapped[int | None] = mapped_column(Integer)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     user_id: Mapped[str] = mapped_column(String(100), nullable=False)
     username: Mapped[str] = mapped_column(String(200), nullable=False)
     ts: Mapped[datetime] = mapped_column(
@@ -239,7 +239,7 @@ class LotLink(Base):
     parent_lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), nullable=False)
     child_lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), nullable=False)
     quantity: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False)
-    work_order_id: Mapped[int | None] = mapped_column(Integer)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("inventory_transaction.id"))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
@@ -250,4 +250,5 @@ class LotLink(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_lot_link_parent_lot_id", "parent_lot_id"),
         Index("ix_lot_link_child_lot_id", "child_lot_id"),
+        Index("ix_lot_link_work_order_id", "work_order_id"),
     )

@@ -43,6 +43,7 @@ from core.inventory.schemas import (
     TransferCreate,
 )
 from core.items.models import Item
+from core.work_orders.models import WorkOrder
 
 ENTITY = "inventory_transaction"
 ZERO = Decimal(0)
@@ -279,6 +280,8 @@ async def issue(
     item = await _item(session, data.item_id)
     location = await _location(session, data.from_location_id, "from_location_id")
     lot = await _lot(session, item, data.lot_id)
+    if data.work_order_id is not None:
+        await _work_order(session, data.work_order_id)
     await _check_consumable(session, lot, "lot_id")
     left = await _remove_or_conflict(session, item, location, lot, data.quantity)
     tx = await _ledger(
@@ -387,9 +390,17 @@ def _positive(quantity: Decimal, field: str) -> Decimal:
     return quantity
 
 
-def _work_order(work_order_id: int) -> int:
+async def _work_order(
+    session: AsyncSession, work_order_id: int, field: str = "work_order_id"
+) -> int:
+    """The id of an existing work order, else ValidationFailed / NotFound naming `field`."""
     if not 1 <= work_order_id <= MAX_ID:
-        raise ValidationFailed("work_order_id", f"not a valid id: {work_order_id}")
+        raise ValidationFailed(field, f"not a valid id: {work_order_id}")
+    if await session.scalar(select(WorkOrder.id).where(WorkOrder.id == work_order_id)) is None:
+        raise NotFound(
+            f"work order {work_order_id} not found",
+            details=[ErrorDetail(field=field, reason="not found")],
+        )
     return work_order_id
 
 
@@ -409,7 +420,7 @@ async def receive_production(
     for the item is added to when it is this work order's production lot, else Conflict.
     Does not commit: the caller commits, or rolls back on any error.
     """
-    _work_order(work_order_id)
+    await _work_order(session, work_order_id)
     _positive(quantity, "quantity")
     item = await _item(session, item_id)
     location = await _location(session, location_id, "location_id", receiving=True)
@@ -476,7 +487,7 @@ async def backflush(
     item and the shortfall when there is not enough. Does not commit: the caller commits, or
     rolls back on any error (some components may already be booked when a later one is short).
     """
-    _work_order(work_order_id)
+    await _work_order(session, work_order_id)
     if not 1 <= produced_lot_id <= MAX_ID:
         raise ValidationFailed("produced_lot_id", f"not a valid id: {produced_lot_id}")
     produced = await lots.get(session=session, lot_id=produced_lot_id, field="produced_lot_id")

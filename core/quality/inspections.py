@@ -32,6 +32,7 @@ from core.quality.schemas import (
     ResultOut,
     ResultsCreate,
 )
+from core.work_orders.models import WorkOrder
 
 ENTITY = "inspection"
 LIST_SPEC = ListSpec(
@@ -53,6 +54,15 @@ def passes(characteristic: Characteristic, result: ResultCreate) -> bool:
     assert result.value is not None
     low, high = characteristic.lsl, characteristic.usl
     return (low is None or result.value >= low) and (high is None or result.value <= high)
+
+
+async def require_work_order(session: AsyncSession, work_order_id: int, field: str) -> None:
+    """NotFound naming `field` unless the work order exists."""
+    if await session.scalar(select(WorkOrder.id).where(WorkOrder.id == work_order_id)) is None:
+        raise NotFound(
+            f"work order {work_order_id} not found",
+            details=[ErrorDetail(field=field, reason="not found")],
+        )
 
 
 async def _get(session: AsyncSession, inspection_id: int, *, lock: bool = False) -> Inspection:
@@ -126,6 +136,8 @@ async def create(
         raise Conflict(f"inspection plan {plan.code!r} is inactive")
     if not plan.characteristics:
         raise Conflict(f"inspection plan {plan.code!r} has no characteristics to inspect")
+    if data.work_order_id is not None:
+        await require_work_order(session, data.work_order_id, "work_order_id")
     if data.lot_id is not None:
         lot = await session.get(Lot, data.lot_id)
         if lot is None:

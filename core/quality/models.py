@@ -78,7 +78,9 @@ class InspectionPlan(TimestampMixin, Base):
     code: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), nullable=False)
-    operation_id: Mapped[int | None] = mapped_column(Integer)
+    operation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("routing_operation.id", ondelete="SET NULL")
+    )
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     description: Mapped[str | None] = mapped_column(Text)
 
@@ -91,6 +93,7 @@ class InspectionPlan(TimestampMixin, Base):
 
     __table_args__ = (
         Index("ix_inspection_plan_item_id", "item_id"),
+        Index("ix_inspection_plan_operation_id", "operation_id"),
         Index(
             "ix_inspection_plan_code_trgm",
             "code",
@@ -154,7 +157,7 @@ class Inspection(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("inspection_plan.id"), nullable=False)
-    work_order_id: Mapped[int | None] = mapped_column(Integer)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lot.id"))
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=InspectionStatus.OPEN)
     inspector: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -218,7 +221,7 @@ class NonConformance(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=NcStatus.OPEN)
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lot.id"))
-    work_order_id: Mapped[int | None] = mapped_column(Integer)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_order.id"))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"))
     quantity: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     disposition: Mapped[str | None] = mapped_column(String(20))

@@ -14,6 +14,7 @@ from core.common.listing import ListParams, ListSpec, paginate
 from core.common.schemas import Page
 from core.errors import Conflict, ErrorDetail, InvalidTransition, NotFound, ValidationFailed
 from core.inventory.models import Lot
+from core.quality.inspections import require_work_order
 from core.quality.models import Inspection, InspectionPlan, NcStatus, NonConformance
 from core.quality.schemas import NcCreate, NcOut, NcTransition, NcUpdate
 
@@ -108,6 +109,8 @@ async def create(*, session: AsyncSession, principal: Principal, data: NcCreate)
         item_id = await session.scalar(
             select(InspectionPlan.item_id).where(InspectionPlan.id == inspection.plan_id)
         )
+    if data.work_order_id is not None:
+        await require_work_order(session, data.work_order_id, "work_order_id")
     if values["lot_id"] is not None:
         lot = await session.get(Lot, values["lot_id"])
         if lot is None:

@@ -14,6 +14,7 @@ from core.common.listing import ListParams, ListSpec, paginate
 from core.common.schemas import Page
 from core.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from core.items.models import Item
+from core.processes.models import Routing, RoutingOperation
 from core.quality.models import (
     Characteristic,
     CharacteristicKind,
@@ -92,6 +93,24 @@ async def list_plans(
     )
 
 
+async def _check_operation(session: AsyncSession, operation_id: int, item_id: int) -> None:
+    """The routing operation exists and belongs to the routing of the plan's item."""
+    owner = await session.scalar(
+        select(Routing.item_id)
+        .join(RoutingOperation, RoutingOperation.routing_id == Routing.id)
+        .where(RoutingOperation.id == operation_id)
+    )
+    if owner is None:
+        raise NotFound(
+            f"routing operation {operation_id} not found",
+            details=[ErrorDetail(field="operation_id", reason="not found")],
+        )
+    if owner != item_id:
+        raise ValidationFailed(
+            "operation_id", f"routing operation {operation_id} is not on the routing of this item"
+        )
+
+
 async def create_plan(
     *, session: AsyncSession, principal: Principal, data: PlanCreate
 ) -> InspectionPlan:
@@ -103,6 +122,8 @@ async def create_plan(
         )
     if await session.scalar(select(InspectionPlan.id).where(InspectionPlan.code == data.code)):
         raise Conflict(f"inspection plan code {data.code!r} already exists")
+    if data.operation_id is not None:
+        await _check_operation(session, data.operation_id, data.item_id)
     plan = InspectionPlan(**data.model_dump(exclude={"characteristics"}))
     plan.characteristics = [Characteristic(**c.model_dump()) for c in data.characteristics]
     session.add(plan)
@@ -125,8 +146,11 @@ async def update_plan(
 ) -> InspectionPlan:
     """Change name, operation, active flag or description."""
     plan = await get_plan(session=session, plan_id=plan_id)
+    changes = data.changes()
+    if changes.get("operation_id") is not None:
+        await _check_operation(session, changes["operation_id"], plan.item_id)
     before = audit.snapshot(plan)
-    for field, value in data.changes().items():
+    for field, value in changes.items():
         setattr(plan, field, value)
     await session.flush()
     plan = await get_plan(session=session, plan_id=plan_id)

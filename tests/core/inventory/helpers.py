@@ -69,3 +69,12 @@ async def on_hand_rows(client: httpx.AsyncClient, **filters: Any) -> list[dict[s
     r = await client.get("/api/v1/inventory/stock", params={"limit": 500, **filters})
     assert r.status_code == 200, r.text
     return list(r.json()["items"])
+
+
+async def make_work_order(
+    client: httpx.AsyncClient, item: dict[str, Any], quantity: int = 10
+) -> int:
+    """Create a planned work order for the item (the client needs work_orders:write); its id."""
+    r = await client.post("/api/v1/work-orders", json={"item_id": item["id"], "quantity": quantity})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])

@@ -15,7 +15,13 @@ from core.errors import Conflict
 from core.inventory import service as inventory
 from core.inventory.models import InventoryTransaction, LotLink
 from core.inventory.schemas import IssueCreate
-from tests.core.inventory.helpers import lot_by_code, make_item, make_location, receive
+from tests.core.inventory.helpers import (
+    lot_by_code,
+    make_item,
+    make_location,
+    make_work_order,
+    receive,
+)
 from tests.support.api import AsRoles, principal_for
 
 PARALLEL = 20
@@ -186,6 +192,7 @@ async def test_parallel_backflushes_share_stock_exactly(app: FastAPI, as_roles: 
         line = await make_location(client, "L1", type="line_side")
         await receive(client, steel, line, 30, "B-OLD")
         await receive(client, steel, line, 50, "B-NEW")
+        orders = [await make_work_order(client, shaft) for _ in range(10)]
     operator = principal_for("operator")
     barrier = asyncio.Barrier(10)
 
@@ -216,7 +223,7 @@ async def test_parallel_backflushes_share_stock_exactly(app: FastAPI, as_roles: 
             await session.commit()
             return "done"
 
-    outcomes = Counter(await asyncio.gather(*(complete(n) for n in range(1, 11))))
+    outcomes = Counter(await asyncio.gather(*(complete(n) for n in orders)))
     assert outcomes == {"done": 5, "short": 5}
     async with app.state.db.sessions() as session:
         assert await inventory.on_hand(session=session, item_id=steel["id"]) == 5

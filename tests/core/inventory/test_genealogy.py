@@ -11,7 +11,13 @@ from fastapi import FastAPI
 
 from core.inventory import service as inventory
 from core.inventory.models import LotLink
-from tests.core.inventory.helpers import lot_by_code, make_item, make_location, receive
+from tests.core.inventory.helpers import (
+    lot_by_code,
+    make_item,
+    make_location,
+    make_work_order,
+    receive,
+)
 from tests.support.api import AsRoles, principal_for
 
 OPERATOR = principal_for("operator")
@@ -25,6 +31,7 @@ async def complete(
     quantity: int,
     location: dict[str, Any],
     components: list[tuple[dict[str, Any], int]],
+    lot_code: str,
 ) -> int:
     """A work-order completion as the production flow does it: receipt + backflush, one commit."""
     async with app.state.db.sessions() as session:
@@ -35,7 +42,7 @@ async def complete(
             item_id=item["id"],
             quantity=Decimal(quantity),
             location_id=location["id"],
-            lot_code=None,
+            lot_code=lot_code,
         )
         await inventory.backflush(
             session=session,
@@ -62,15 +69,22 @@ async def pumps(app: FastAPI, as_roles: AsRoles) -> dict[str, Any]:
         await receive(client, steel, line, 10, "ST-B")
         await receive(client, housing, line, 10, "HS-1")
         shaft_lot = await complete(
-            app, work_order_id=1, item=shaft, quantity=10, location=line, components=[(steel, 10)]
+            app,
+            work_order_id=await make_work_order(client, shaft),
+            item=shaft,
+            quantity=10,
+            location=line,
+            components=[(steel, 10)],
+            lot_code="SHAFT-L1",
         )
         pump_lot = await complete(
             app,
-            work_order_id=2,
+            work_order_id=await make_work_order(client, pump),
             item=pump,
             quantity=4,
             location=line,
             components=[(shaft, 4), (housing, 4)],
+            lot_code="PUMP-L1",
         )
         return {
             "st_a": (await lot_by_code(client, steel["id"], "ST-A"))["id"],
@@ -91,17 +105,17 @@ async def test_backward_trace_of_the_pump(as_roles: AsRoles, pumps: dict[str, An
         assert r.status_code == 200, r.text
         trace = r.json()
     assert (trace["lot_code"], trace["item_code"], trace["direction"]) == (
-        "WO2-001",
+        "PUMP-L1",
         "PUMP",
         "backward",
     )
     assert sorted(shape(trace["tree"])) == [
         ("HS-1", 4, 1, []),
-        ("WO1-001", 4, 1, [("ST-A", 6, 2, []), ("ST-B", 4, 2, [])]),
+        ("SHAFT-L1", 4, 1, [("ST-A", 6, 2, []), ("ST-B", 4, 2, [])]),
     ]
     assert [(x["lot_code"], x["item_code"], x["level"]) for x in trace["lots"]] == [
         ("HS-1", "HOUSING", 1),
-        ("WO1-001", "SHAFT", 1),
+        ("SHAFT-L1", "SHAFT", 1),
         ("ST-A", "STEEL", 2),
         ("ST-B", "STEEL", 2),
     ]
@@ -113,10 +127,10 @@ async def test_forward_trace_gives_the_recall_impact(
 ) -> None:
     async with as_roles("operator") as client:
         trace = (await client.get(f"/api/v1/inventory/lots/{pumps['st_b']}/trace/forward")).json()
-    assert shape(trace["tree"]) == [("WO1-001", 4, 1, [("WO2-001", 4, 2, [])])]
+    assert shape(trace["tree"]) == [("SHAFT-L1", 4, 1, [("PUMP-L1", 4, 2, [])])]
     assert [(x["lot_code"], x["level"], x["on_hand"], x["status"]) for x in trace["lots"]] == [
-        ("WO1-001", 1, 6, "released"),
-        ("WO2-001", 2, 4, "released"),
+        ("SHAFT-L1", 1, 6, "released"),
+        ("PUMP-L1", 2, 4, "released"),
     ]
 
 
@@ -148,11 +162,11 @@ async def test_cycles_and_depth_limit_end_the_trace(
         await session.commit()
     async with as_roles("operator") as client:
         trace = (await client.get(f"/api/v1/inventory/lots/{pumps['st_b']}/trace/forward")).json()
-        assert shape(trace["tree"]) == [("WO1-001", 4, 1, [("WO2-001", 4, 2, [])])]
+        assert shape(trace["tree"]) == [("SHAFT-L1", 4, 1, [("PUMP-L1", 4, 2, [])])]
         shallow = (
             await client.get(
                 f"/api/v1/inventory/lots/{pumps['pump']}/trace/backward", params={"max_depth": 1}
             )
         ).json()
-        assert sorted(shape(shallow["tree"])) == [("HS-1", 4, 1, []), ("WO1-001", 4, 1, [])]
+        assert sorted(shape(shallow["tree"])) == [("HS-1", 4, 1, []), ("SHAFT-L1", 4, 1, [])]
         assert shallow["truncated"] is True

@@ -12,6 +12,7 @@ from tests.core.inventory.helpers import (
     lot_by_code,
     make_item,
     make_location,
+    make_work_order,
     on_hand_rows,
     receive,
 )
@@ -111,7 +112,21 @@ async def test_item_on_hand_and_stock_views(as_roles: AsRoles, stock: dict[str, 
 async def test_issue_takes_stock_and_refuses_a_shortfall(
     as_roles: AsRoles, stock: dict[str, Any]
 ) -> None:
+    async with as_roles("planner") as planner:
+        order = await make_work_order(planner, stock["steel"])
     async with as_roles("operator") as client:
+        unknown = await client.post(
+            "/api/v1/inventory/issues",
+            json={
+                "item_id": stock["steel"]["id"],
+                "quantity": 1,
+                "from_location_id": stock["store"]["id"],
+                "lot_id": stock["s1"]["id"],
+                "work_order_id": 999999,
+            },
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["details"][0]["field"] == "work_order_id"
         ok = await client.post(
             "/api/v1/inventory/issues",
             json={
@@ -119,11 +134,11 @@ async def test_issue_takes_stock_and_refuses_a_shortfall(
                 "quantity": 40,
                 "from_location_id": stock["store"]["id"],
                 "lot_id": stock["s1"]["id"],
-                "work_order_id": 5,
+                "work_order_id": order,
             },
         )
         assert ok.status_code == 201, ok.text
-        assert ok.json()["quantity"] == -40 and ok.json()["work_order_id"] == 5
+        assert ok.json()["quantity"] == -40 and ok.json()["work_order_id"] == order
         before = await snapshot(client)
         short = await client.post(
             "/api/v1/inventory/issues",

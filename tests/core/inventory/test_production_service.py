@@ -15,7 +15,13 @@ from core.audit.models import AuditEvent
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.inventory import service as inventory
 from core.inventory.models import InventoryTransaction, LotLink, Stock
-from tests.core.inventory.helpers import lot_by_code, make_item, make_location, receive
+from tests.core.inventory.helpers import (
+    lot_by_code,
+    make_item,
+    make_location,
+    make_work_order,
+    receive,
+)
 from tests.support.api import AsRoles, principal_for
 
 OPERATOR = principal_for("operator", username="olga")
@@ -46,7 +52,9 @@ async def plant(as_roles: AsRoles) -> dict[str, Any]:
         await receive(client, steel, line, 30, "S-OLD")
         await receive(client, steel, line, 50, "S-NEW")
         await receive(client, coolant, line, "12.5")
+        orders = [await make_work_order(client, shaft) for _ in range(2)]
         return {
+            "orders": orders,
             "shaft": shaft,
             "steel": steel,
             "coolant": coolant,
@@ -64,14 +72,15 @@ async def test_receive_production_creates_lot_and_ledger_row(
         lot = await inventory.receive_production(
             session=session,
             principal=OPERATOR,
-            work_order_id=7,
+            work_order_id=plant["orders"][0],
             item_id=plant["shaft"]["id"],
             quantity=Decimal(40),
             location_id=plant["store"]["id"],
             lot_code=None,
         )
         await session.commit()
-        assert (lot.code, lot.origin, lot.work_order_id) == ("WO7-001", "production", 7)
+        wo = plant["orders"][0]
+        assert (lot.code, lot.origin, lot.work_order_id) == (f"WO{wo}-001", "production", wo)
         assert lot.received_quantity == 40
         tx = (
             await session.scalars(
@@ -82,13 +91,13 @@ async def test_receive_production_creates_lot_and_ledger_row(
             "production_receipt",
             40,
             plant["store"]["id"],
-            7,
+            wo,
             "Olga",
         )
         second = await inventory.receive_production(
             session=session,
             principal=OPERATOR,
-            work_order_id=7,
+            work_order_id=plant["orders"][0],
             item_id=plant["shaft"]["id"],
             quantity=Decimal(5),
             location_id=plant["store"]["id"],
@@ -97,14 +106,14 @@ async def test_receive_production_creates_lot_and_ledger_row(
         again = await inventory.receive_production(
             session=session,
             principal=OPERATOR,
-            work_order_id=7,
+            work_order_id=plant["orders"][0],
             item_id=plant["shaft"]["id"],
             quantity=Decimal("2.5"),
             location_id=plant["store"]["id"],
-            lot_code="WO7-001",
+            lot_code=f"WO{wo}-001",
         )
         await session.commit()
-        assert second.code == "WO7-002"
+        assert second.code == f"WO{wo}-002"
         assert again.id == lot.id
         assert await inventory.on_hand(session=session, item_id=plant["shaft"]["id"]) == Decimal(
             "47.5"
@@ -120,7 +129,7 @@ async def test_receive_production_refuses_a_lot_code_from_elsewhere(
             await inventory.receive_production(
                 session=session,
                 principal=OPERATOR,
-                work_order_id=8,
+                work_order_id=plant["orders"][1],
                 item_id=plant["steel"]["id"],
                 quantity=Decimal(1),
                 location_id=plant["line"]["id"],
@@ -139,6 +148,7 @@ async def test_receive_production_refuses_a_lot_code_from_elsewhere(
         ({"quantity": Decimal("NaN")}, ValidationFailed, "quantity"),
         ({"quantity": Decimal("0.0000001")}, ValidationFailed, "quantity"),
         ({"work_order_id": 0}, ValidationFailed, "work_order_id"),
+        ({"work_order_id": 999999}, NotFound, "work_order_id"),
         ({"lot_code": "bad code"}, ValidationFailed, "lot_code"),
         ({"item_id": 99999}, NotFound, "item_id"),
         ({"location_id": 99999}, NotFound, "location_id"),
@@ -148,7 +158,7 @@ async def test_receive_production_rejects_bad_arguments(
     app: FastAPI, plant: dict[str, Any], change: dict[str, Any], error: type[Exception], field: str
 ) -> None:
     args: dict[str, Any] = {
-        "work_order_id": 9,
+        "work_order_id": plant["orders"][0],
         "item_id": plant["shaft"]["id"],
         "quantity": Decimal(1),
         "location_id": plant["store"]["id"],
@@ -167,7 +177,7 @@ async def test_receive_production_does_not_commit(app: FastAPI, plant: dict[str,
         await inventory.receive_production(
             session=session,
             principal=OPERATOR,
-            work_order_id=3,
+            work_order_id=plant["orders"][0],
             item_id=plant["shaft"]["id"],
             quantity=Decimal(10),
             location_id=plant["store"]["id"],
@@ -197,12 +207,12 @@ async def produce(app: FastAPI, plant: dict[str, Any], work_order_id: int, code:
 async def test_backflush_consumes_oldest_lots_first_and_records_genealogy(
     app: FastAPI, plant: dict[str, Any]
 ) -> None:
-    produced = await produce(app, plant, 11, "SH-11")
+    produced = await produce(app, plant, plant["orders"][0], "SH-11")
     async with sessions(app) as session:
         txs = await inventory.backflush(
             session=session,
             principal=OPERATOR,
-            work_order_id=11,
+            work_order_id=plant["orders"][0],
             produced_lot_id=produced,
             components=[(plant["steel"]["id"], Decimal(40)), (plant["coolant"]["id"], Decimal(2))],
             location_id=plant["line"]["id"],
@@ -214,7 +224,10 @@ async def test_backflush_consumes_oldest_lots_first_and_records_genealogy(
             (steel, plant["s_new"]["id"], Decimal(-10), "backflush"),
             (coolant, None, Decimal(-2), "backflush"),
         ]
-        assert all(t.work_order_id == 11 and t.from_location_id == plant["line"]["id"] for t in txs)
+        assert all(
+            t.work_order_id == plant["orders"][0] and t.from_location_id == plant["line"]["id"]
+            for t in txs
+        )
         links = (await session.scalars(select(LotLink).order_by(LotLink.id))).all()
         assert [(k.parent_lot_id, k.child_lot_id, k.quantity) for k in links] == [
             (produced, plant["s_old"]["id"], 30),
@@ -244,12 +257,12 @@ async def test_backflush_skips_quarantined_blocked_and_expired_lots(
         await receive(
             client, plant["steel"], plant["line"], 5, "S-EXPIRED", expires_on="2020-01-01"
         )
-    produced = await produce(app, plant, 12, "SH-12")
+    produced = await produce(app, plant, plant["orders"][0], "SH-12")
     async with sessions(app) as session:
         txs = await inventory.backflush(
             session=session,
             principal=OPERATOR,
-            work_order_id=12,
+            work_order_id=plant["orders"][0],
             produced_lot_id=produced,
             components=[(plant["steel"]["id"], Decimal(20))],
             location_id=plant["line"]["id"],
@@ -266,14 +279,14 @@ async def test_backflush_skips_quarantined_blocked_and_expired_lots(
 async def test_backflush_shortfall_names_item_and_rollback_leaves_nothing(
     app: FastAPI, plant: dict[str, Any]
 ) -> None:
-    produced = await produce(app, plant, 13, "SH-13")
+    produced = await produce(app, plant, plant["orders"][0], "SH-13")
     async with sessions(app) as session:
         before = await counts(session)
         with pytest.raises(Conflict) as caught:
             await inventory.backflush(
                 session=session,
                 principal=OPERATOR,
-                work_order_id=13,
+                work_order_id=plant["orders"][0],
                 produced_lot_id=produced,
                 # steel (the lower item id) is booked before coolant turns out short
                 components=[
@@ -299,13 +312,13 @@ async def test_backflush_reports_stock_it_may_not_use(
         await client.patch(
             f"/api/v1/inventory/lots/{plant['s_new']['id']}", json={"status": "blocked"}
         )
-    produced = await produce(app, plant, 14, "SH-14")
+    produced = await produce(app, plant, plant["orders"][0], "SH-14")
     async with sessions(app) as session:
         with pytest.raises(Conflict, match=r"usable 30, short 10 \(50 more held in quarantined"):
             await inventory.backflush(
                 session=session,
                 principal=OPERATOR,
-                work_order_id=14,
+                work_order_id=plant["orders"][0],
                 produced_lot_id=produced,
                 components=[(plant["steel"]["id"], Decimal(40))],
                 location_id=plant["line"]["id"],
@@ -320,14 +333,15 @@ async def test_backflush_reports_stock_it_may_not_use(
         ({"location_id": 99999}, NotFound, "location_id"),
         ({"components": [(99999, Decimal(1))]}, NotFound, "components"),
         ({"work_order_id": -1}, ValidationFailed, "work_order_id"),
+        ({"work_order_id": 999999}, NotFound, "work_order_id"),
     ],
 )
 async def test_backflush_rejects_bad_arguments(
     app: FastAPI, plant: dict[str, Any], change: dict[str, Any], error: type[Exception], field: str
 ) -> None:
-    produced = await produce(app, plant, 15, "SH-15")
+    produced = await produce(app, plant, plant["orders"][0], "SH-15")
     args: dict[str, Any] = {
-        "work_order_id": 15,
+        "work_order_id": plant["orders"][0],
         "produced_lot_id": produced,
         "components": [(plant["steel"]["id"], Decimal(1))],
         "location_id": plant["line"]["id"],

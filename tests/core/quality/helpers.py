@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from tests.core.inventory.helpers import make_item
+
+NewOrder = Callable[[int], Awaitable[int]]
+"""Type of the `new_order` fixture: `await new_order(item_id)` -> a new work order's id."""
 
 OD = {
     "code": "OD",
@@ -50,10 +54,10 @@ def characteristic(plan: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 async def start(client: httpx.AsyncClient, plan: dict[str, Any], **subject: Any) -> dict[str, Any]:
-    """Start an inspection (work order 1 unless a subject is given)."""
+    """Start an inspection of a subject (work_order_id and/or lot_id)."""
     r = await client.post(
         "/api/v1/quality/inspections",
-        json={"plan_id": plan["id"], **(subject or {"work_order_id": 1})},
+        json={"plan_id": plan["id"], **subject},
     )
     assert r.status_code == 201, r.text
     return dict(r.json())

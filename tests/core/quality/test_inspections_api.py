@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.core.inventory.helpers import lot_by_code, make_item, make_location, receive
-from tests.core.quality.helpers import characteristic, make_plan, record, start
+from tests.core.quality.helpers import NewOrder, characteristic, make_plan, record, start
 from tests.support.api import AsRoles
 
 
@@ -21,11 +21,12 @@ async def plan(as_roles: AsRoles) -> dict[str, Any]:
 
 
 async def test_results_pass_or_fail_and_decide_the_inspection(
-    as_roles: AsRoles, plan: dict[str, Any]
+    as_roles: AsRoles, plan: dict[str, Any], new_order: NewOrder
 ) -> None:
     od, burr = characteristic(plan, "OD"), characteristic(plan, "BURR")
+    first_order, second_order = await new_order(plan["item_id"]), await new_order(plan["item_id"])
     async with as_roles("operator", username="otto") as client:
-        inspection = await start(client, plan, work_order_id=42)
+        inspection = await start(client, plan, work_order_id=first_order)
         assert (inspection["status"], inspection["samples_required"], inspection["inspector"]) == (
             "open",
             4,
@@ -57,7 +58,7 @@ async def test_results_pass_or_fail_and_decide_the_inspection(
         assert done["failed_results"] == 1 and done["results"][2]["sample_no"] == 3
         late = await record(client, inspection, [{"characteristic_id": burr["id"], "passed": True}])
         assert late.status_code == 409 and "failed" in late.json()["error"]["message"]
-        passing = await start(client, plan, work_order_id=43)
+        passing = await start(client, plan, work_order_id=second_order)
         ok = await record(
             client,
             passing,
@@ -88,11 +89,17 @@ async def test_results_pass_or_fail_and_decide_the_inspection(
     ],
 )
 async def test_a_bad_result_rejects_the_whole_batch(
-    as_roles: AsRoles, plan: dict[str, Any], result: dict[str, Any], status: int, field: str
+    as_roles: AsRoles,
+    plan: dict[str, Any],
+    new_order: NewOrder,
+    result: dict[str, Any],
+    status: int,
+    field: str,
 ) -> None:
+    order = await new_order(plan["item_id"])
     async with as_roles("admin") as client:
         other = await make_plan(client, {"id": plan["item_id"]}, code="QP-OTHER")
-        inspection = await start(client, plan)
+        inspection = await start(client, plan, work_order_id=order)
         ids = {c["code"]: c["id"] for c in plan["characteristics"]}
         code = result.pop("code", None)
         second = {
@@ -122,6 +129,7 @@ async def test_inspection_subjects(as_roles: AsRoles, plan: dict[str, Any]) -> N
             ({"lot_id": other_lot["id"]}, 422),
             ({"lot_id": 999999}, 404),
             ({"plan_id": 999999, "work_order_id": 1}, 404),
+            ({"work_order_id": 999999}, 404),
         ]
         for body, status in cases:
             r = await client.post(
@@ -147,8 +155,11 @@ async def test_inspection_subjects(as_roles: AsRoles, plan: dict[str, Any]) -> N
         assert (await client.get("/api/v1/quality/inspections/999999")).status_code == 404
 
 
-async def test_list_inspections_by_status(as_roles: AsRoles, plan: dict[str, Any]) -> None:
+async def test_list_inspections_by_status(
+    as_roles: AsRoles, plan: dict[str, Any], new_order: NewOrder
+) -> None:
     burr = characteristic(plan, "BURR")
+    five, six = await new_order(plan["item_id"]), await new_order(plan["item_id"])
     single = {"id": plan["item_id"]}
     async with as_roles("admin") as client:
         quick = await make_plan(
@@ -157,9 +168,9 @@ async def test_list_inspections_by_status(as_roles: AsRoles, plan: dict[str, Any
             code="QP-QUICK",
             characteristics=[{**{k: v for k, v in burr.items() if k in ("code", "name", "kind")}}],
         )
-        first = await start(client, quick, work_order_id=5)
-        second = await start(client, quick, work_order_id=6)
-        await start(client, plan, work_order_id=6)
+        first = await start(client, quick, work_order_id=five)
+        second = await start(client, quick, work_order_id=six)
+        await start(client, plan, work_order_id=six)
         quick_burr = characteristic(quick, "BURR")
         await record(client, first, [{"characteristic_id": quick_burr["id"], "passed": True}])
         await record(client, second, [{"characteristic_id": quick_burr["id"], "passed": False}])
@@ -170,7 +181,7 @@ async def test_list_inspections_by_status(as_roles: AsRoles, plan: dict[str, Any
             assert [i["id"] for i in page["items"]] == expected
         wo6 = (
             await client.get(
-                "/api/v1/quality/inspections", params={"work_order_id": 6, "sort": "id"}
+                "/api/v1/quality/inspections", params={"work_order_id": six, "sort": "id"}
             )
         ).json()
         assert wo6["total"] == 2
@@ -180,11 +191,12 @@ async def test_list_inspections_by_status(as_roles: AsRoles, plan: dict[str, Any
 
 
 async def test_parallel_recording_of_one_sample_keeps_one(
-    as_roles: AsRoles, plan: dict[str, Any]
+    as_roles: AsRoles, plan: dict[str, Any], new_order: NewOrder
 ) -> None:
     od = characteristic(plan, "OD")
+    order = await new_order(plan["item_id"])
     async with as_roles("quality") as client:
-        inspection = await start(client, plan)
+        inspection = await start(client, plan, work_order_id=order)
         responses = await asyncio.gather(
             *(
                 record(

@@ -9,23 +9,24 @@ from typing import Any
 
 import pytest
 
-from tests.core.inventory.helpers import lot_by_code, make_location, receive
-from tests.core.quality.helpers import characteristic, make_plan, record, start
+from tests.core.inventory.helpers import lot_by_code, make_location, make_work_order, receive
+from tests.core.quality.helpers import NewOrder, characteristic, make_plan, record, start
 from tests.support.api import AsRoles
 
 
 @pytest.fixture
 async def failed(as_roles: AsRoles) -> dict[str, Any]:
-    """A failed inspection of lot SH-1 from work order 77."""
+    """A failed inspection of lot SH-1 from a work order."""
     async with as_roles("admin") as client:
         plan = await make_plan(client)
+        order = await make_work_order(client, {"id": plan["item_id"]})
         store = await make_location(client, "STORE")
         await receive(client, {"id": plan["item_id"]}, store, 50, "SH-1")
         lot = await lot_by_code(client, plan["item_id"], "SH-1")
-        inspection = await start(client, plan, lot_id=lot["id"], work_order_id=77)
+        inspection = await start(client, plan, lot_id=lot["id"], work_order_id=order)
         burr = characteristic(plan, "BURR")
         await record(client, inspection, [{"characteristic_id": burr["id"], "passed": False}])
-        return {"plan": plan, "lot": lot, "inspection": inspection}
+        return {"plan": plan, "lot": lot, "inspection": inspection, "order": order}
 
 
 async def test_life_cycle(as_roles: AsRoles, failed: dict[str, Any]) -> None:
@@ -44,7 +45,7 @@ async def test_life_cycle(as_roles: AsRoles, failed: dict[str, Any]) -> None:
         assert (nc["status"], nc["lot_id"], nc["work_order_id"], nc["item_id"]) == (
             "open",
             failed["lot"]["id"],
-            77,
+            failed["order"],
             failed["plan"]["item_id"],
         )
         assert nc["reported_by"] == "Otto" and nc["disposition"] is None
@@ -123,8 +124,13 @@ async def test_sources_and_validation(as_roles: AsRoles, failed: dict[str, Any])
         )
         assert by_lot.json()["item_id"] == failed["plan"]["item_id"]
         by_order = await client.post(
-            "/api/v1/quality/non-conformances", json={**base, "work_order_id": 9}
+            "/api/v1/quality/non-conformances", json={**base, "work_order_id": failed["order"]}
         )
+        unknown = await client.post(
+            "/api/v1/quality/non-conformances", json={**base, "work_order_id": 999999}
+        )
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["details"][0]["field"] == "work_order_id"
         assert by_order.status_code == 201 and by_order.json()["item_id"] is None
         assert (await client.get("/api/v1/quality/non-conformances")).json()["total"] == 2
         assert (await client.get("/api/v1/quality/non-conformances/999999")).status_code == 404
@@ -159,12 +165,13 @@ async def test_concurrent_transitions_leave_a_valid_state(
         assert events["total"] == codes[200]
 
 
-async def test_list_filters(as_roles: AsRoles, failed: dict[str, Any]) -> None:
+async def test_list_filters(as_roles: AsRoles, failed: dict[str, Any], new_order: NewOrder) -> None:
+    one, two = failed["order"], await new_order(failed["plan"]["item_id"])
     async with as_roles("quality") as client:
         for title, severity, wo in (
-            ("Burr", "minor", 1),
-            ("Crack", "critical", 2),
-            ("Scratch", "minor", 2),
+            ("Burr", "minor", one),
+            ("Crack", "critical", two),
+            ("Scratch", "minor", two),
         ):
             await client.post(
                 "/api/v1/quality/non-conformances",
@@ -177,7 +184,7 @@ async def test_list_filters(as_roles: AsRoles, failed: dict[str, Any]) -> None:
         ).json()
         assert [n["title"] for n in minor["items"]] == ["Burr", "Scratch"]
         wo2 = (
-            await client.get("/api/v1/quality/non-conformances", params={"work_order_id": 2})
+            await client.get("/api/v1/quality/non-conformances", params={"work_order_id": two})
         ).json()
         assert wo2["total"] == 2
         crack = (await client.get("/api/v1/quality/non-conformances", params={"q": "crack"})).json()

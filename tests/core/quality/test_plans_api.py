@@ -4,16 +4,49 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.core.inventory.helpers import make_item
-from tests.core.quality.helpers import BURR, OD, characteristic, make_plan, record, start
+from tests.core.quality.helpers import (
+    BURR,
+    OD,
+    NewOrder,
+    characteristic,
+    make_plan,
+    record,
+    start,
+)
 from tests.support.api import AsRoles
+
+
+async def routing_operation(client: httpx.AsyncClient, item_id: int) -> int:
+    """The id of the single operation of a new routing for the item."""
+    r = await client.post(
+        "/api/v1/routings",
+        json={
+            "item_id": item_id,
+            "name": "Standard",
+            "operations": [
+                {
+                    "sequence": 10,
+                    "name": "Turning",
+                    "equipment_type": "cnc",
+                    "ideal_cycle_time_s": 30,
+                }
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["operations"][0]["id"])
 
 
 async def test_create_get_update_plan(as_roles: AsRoles) -> None:
     async with as_roles("admin") as client:
         plan = await make_plan(client)
+        turning = await routing_operation(client, plan["item_id"])
+        other_item = await make_item(client, "OTHER")
+        elsewhere = await routing_operation(client, other_item["id"])
     assert [c["code"] for c in plan["characteristics"]] == ["OD", "BURR"]
     od = characteristic(plan, "OD")
     assert (od["lsl"], od["usl"], od["target"], od["sample_size"]) == (19.95, 20.05, 20, 3)
@@ -22,11 +55,15 @@ async def test_create_get_update_plan(as_roles: AsRoles) -> None:
     async with as_roles("quality") as client:
         got = await client.get(f"/api/v1/quality/plans/{plan['id']}")
         assert got.json() == plan
-        patched = await client.patch(
-            f"/api/v1/quality/plans/{plan['id']}", json={"name": "Final check", "operation_id": 30}
-        )
+        url = f"/api/v1/quality/plans/{plan['id']}"
+        patched = await client.patch(url, json={"name": "Final check", "operation_id": turning})
         assert patched.status_code == 200, patched.text
-        assert (patched.json()["name"], patched.json()["operation_id"]) == ("Final check", 30)
+        assert (patched.json()["name"], patched.json()["operation_id"]) == ("Final check", turning)
+        foreign = await client.patch(url, json={"operation_id": elsewhere})
+        assert foreign.status_code == 422
+        assert foreign.json()["error"]["details"][0]["field"] == "operation_id"
+        missing = await client.patch(url, json={"operation_id": 999999})
+        assert missing.status_code == 404
     async with as_roles("supervisor") as auditor:
         trail = (await auditor.get("/api/v1/audit", params={"entity": "inspection_plan"})).json()
     assert [e["action"] for e in trail["items"]] == ["update", "create"]
@@ -136,11 +173,11 @@ async def test_characteristic_changes(as_roles: AsRoles) -> None:
         ).status_code == 404
 
 
-async def test_what_has_results_cannot_be_removed(as_roles: AsRoles) -> None:
+async def test_what_has_results_cannot_be_removed(as_roles: AsRoles, new_order: NewOrder) -> None:
     async with as_roles("admin") as client:
         plan = await make_plan(client)
         od = characteristic(plan, "OD")
-        inspection = await start(client, plan)
+        inspection = await start(client, plan, work_order_id=await new_order(plan["item_id"]))
         assert (
             await record(client, inspection, [{"characteristic_id": od["id"], "value": 20}])
         ).status_code == 200

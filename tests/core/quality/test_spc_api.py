@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.quality import spc
-from tests.core.inventory.helpers import make_item
+from tests.core.inventory.helpers import make_item, make_work_order
 from tests.core.quality.helpers import characteristic, make_plan, record, start
 from tests.support.api import AsRoles
 
@@ -36,11 +36,13 @@ DIAMETER = {
 }
 
 
-async def load(client: httpx.AsyncClient, plan: dict[str, Any], od: dict[str, Any]) -> list[int]:
-    """One inspection per subgroup, an hour apart; work order 1 for the first ten, 2 after."""
+async def load(
+    client: httpx.AsyncClient, plan: dict[str, Any], od: dict[str, Any], orders: list[int]
+) -> list[int]:
+    """One inspection per subgroup, an hour apart; the first order for the first ten."""
     ids = []
     for n, group in enumerate(SUBGROUPS):
-        inspection = await start(client, plan, work_order_id=1 if n < 10 else 2)
+        inspection = await start(client, plan, work_order_id=orders[0] if n < 10 else orders[1])
         at = T0 + timedelta(hours=n)
         r = await record(
             client,
@@ -73,8 +75,9 @@ async def data(as_roles: AsRoles) -> dict[str, Any]:
             ],
         )
         od = characteristic(plan, "OD")
-        ids = await load(client, plan, od)
-        return {"plan": plan, "od": od, "inspections": ids}
+        orders = [await make_work_order(client, item) for _ in range(3)]
+        ids = await load(client, plan, od, orders)
+        return {"plan": plan, "od": od, "inspections": ids, "orders": orders}
 
 
 async def test_xbar_r_matches_the_pure_computation(as_roles: AsRoles, data: dict[str, Any]) -> None:
@@ -103,7 +106,7 @@ async def test_selection_by_work_order_time_and_limit(
 ) -> None:
     url = f"/api/v1/quality/characteristics/{data['od']['id']}/spc/xbar-r"
     async with as_roles("operator") as client:
-        first = (await client.get(url, params={"work_order_id": 1})).json()
+        first = (await client.get(url, params={"work_order_id": data["orders"][0]})).json()
         assert first["subgroups"] == 10
         assert first["xbar"]["center"] == pytest.approx(
             spc.xbar_r(SUBGROUPS[:10]).xbar.limits.center
@@ -130,7 +133,9 @@ async def test_individuals_and_capability(as_roles: AsRoles, data: dict[str, Any
     async with as_roles("quality") as client:
         chart = (await client.get(f"{base}/spc/individuals")).json()
         cap = (await client.get(f"{base}/capability")).json()
-        per_order = (await client.get(f"{base}/capability", params={"work_order_id": 2})).json()
+        per_order = (
+            await client.get(f"{base}/capability", params={"work_order_id": data["orders"][1]})
+        ).json()
     expected = spc.individuals(values)
     assert chart["values"] == 80
     assert chart["individuals"]["ucl"] == pytest.approx(expected.individuals.limits.ucl)
@@ -174,7 +179,7 @@ async def test_charts_that_cannot_be_made(as_roles: AsRoles, data: dict[str, Any
         assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.limit"
     async with as_roles("admin") as client:
         for _ in range(3):
-            inspection = await start(client, plan, work_order_id=9)
+            inspection = await start(client, plan, work_order_id=data["orders"][2])
             await record(client, inspection, [{"characteristic_id": single["id"], "value": "20.0"}])
         flat = await client.get(f"/api/v1/quality/characteristics/{single['id']}/capability")
         assert flat.status_code == 422 and "equal" in flat.json()["error"]["message"]
