@@ -16,6 +16,7 @@ MES_ROOT="${MES_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${MES_LOG_FORMAT:=json}"                     # json | text
 : "${MES_BIND_HOST:=127.0.0.1}"                 # interface the local services listen on
 : "${MES_PUBLIC_HOST:=localhost}"               # host name browsers use to reach the services
+: "${MES_DEMO_DATA:=true}"                       # true | false: ./init.sh loads the demo plant
 
 # --- PostgreSQL / TimescaleDB ---------------------------------------------------------------------
 : "${MES_DB_HOST:=127.0.0.1}"
@@ -91,6 +92,7 @@ MES_ROOT="${MES_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${MES_TEST_KEYCLOAK_URL:=}"                  # tests: reuse this running Keycloak (empty: start one)
 
 export MES_ROOT MES_ENV MES_HOME MES_SECRETS_FILE MES_LOG_LEVEL MES_LOG_FORMAT MES_BIND_HOST \
+  MES_DEMO_DATA \
   MES_PUBLIC_HOST MES_DB_HOST MES_DB_PORT MES_DB_NAME MES_DB_USER MES_DB_POOL_SIZE \
   MES_DB_CONNECT_TIMEOUT MES_TIMESCALEDB MES_TELEMETRY_PARTITION_DAYS_AHEAD \
   MES_TELEMETRY_RETENTION_DAYS MES_TELEMETRY_COMPRESS_AFTER_DAYS \

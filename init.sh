@@ -309,7 +309,12 @@ cmd_up() {
   step "Database migrations and demo data"
   "$VENV/bin/mes" db upgrade >>"$LOGS/migrate.log" 2>&1 || fail "migrations failed; see $LOGS/migrate.log"
   ok "schema $("$VENV/bin/mes" db current 2>/dev/null)"
-  pending "demo data: not built yet (issue: Core MES domains)"
+  if [ "$MES_DEMO_DATA" = true ]; then
+    "$VENV/bin/mes" demo load >"$LOGS/demo.log" 2>&1 || fail "demo data failed; see $LOGS/demo.log"
+    ok "$(tail -1 "$LOGS/demo.log")"
+  else
+    ok "demo data skipped (MES_DEMO_DATA=$MES_DEMO_DATA)"
+  fi
 
   step "Simulators"
   pending "not built yet (issue: Simulators)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mes_cli import api, auth, db, gateway, sim
+from mes_cli import api, auth, db, demo, gateway, sim
 
 app = typer.Typer(
     name="mes",
@@ -17,6 +17,7 @@ app.command("gateway", help="Run the edge gateway.")(gateway.run)
 app.add_typer(db.app, name="db")
 app.add_typer(auth.app, name="auth")
 app.add_typer(sim.app, name="sim")
+app.add_typer(demo.app, name="demo")
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,1 @@
+"""Demo data: the demo plant of docs/demo-plant.md with master data, stock, plans and orders."""
