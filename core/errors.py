@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,11 @@ async def _integrity(_: Request, exc: Exception) -> JSONResponse:
     diag = getattr(exc.orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None)
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-    detail = getattr(diag, "message_detail", None) or getattr(diag, "message_primary", "")
+    detail = (
+        getattr(diag, "message_detail", None)
+        or getattr(diag, "message_primary", None)
+        or str(exc.orig)
+    )
     if sqlstate.startswith("23") and sqlstate not in {"23502", "23514"}:
         return error_response(
             409,
@@ -158,7 +162,9 @@ async def _integrity(_: Request, exc: Exception) -> JSONResponse:
             f"conflicts with existing data ({constraint or 'constraint'}): {detail}",
             [ErrorDetail(field=constraint, reason=str(detail))],
         )
-    if sqlstate.startswith(("22", "23")):  # data exceptions, not-null, check violations
+    # data exceptions (also those the driver raises itself, e.g. a NUL byte in text),
+    # not-null and check violations
+    if sqlstate.startswith(("22", "23")) or isinstance(exc, DataError):
         return error_response(
             422,
             "validation_error",
