@@ -15,6 +15,7 @@ from core.items.router import router as items_router
 from core.plans.router import router as plans_router
 from core.processes.router import router as routings_router
 from core.quality.router import router as quality_router
+from core.reports.router import router as reports_router
 from core.telemetry.router import router as telemetry_router
 from core.work_orders.router import router as work_orders_router
 
@@ -32,5 +33,6 @@ api_router.include_router(work_orders_router)
 api_router.include_router(plans_router)
 api_router.include_router(calendar_router)
 api_router.include_router(downtime_router)
+api_router.include_router(reports_router)
 api_router.include_router(inventory_router)
 api_router.include_router(quality_router)
