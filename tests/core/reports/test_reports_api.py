@@ -105,14 +105,15 @@ async def test_downtime_and_scrap_pareto(as_roles: AsRoles) -> None:
     async with as_roles("admin") as client:
         shop = await make_shop(client)
         await _produce(client, shop)
-        reasons = {}
-        for code, kind, extra in [
+        reasons: dict[str, int] = {}
+        cases: list[tuple[str, str, dict[str, Any]]] = [
             ("BD", "category", {}),
             ("BD-TOOL", "reason", {"loss_category": "equipment_failure"}),
             ("SU-CHG", "reason", {"loss_category": "setup_adjustment"}),
             ("BREAK", "reason", {"planned": True}),
-        ]:
-            body = {"code": code, "name": code, "kind": kind, **extra}
+        ]
+        for code, kind, extra in cases:
+            body: dict[str, Any] = {"code": code, "name": code, "kind": kind, **extra}
             if kind == "reason" and code == "BD-TOOL":
                 body["parent_id"] = reasons["BD"]
             r = await client.post("/api/v1/downtime/reasons", json=body)
