@@ -342,12 +342,12 @@ class SimulatorRuntime:
         if unknown:
             raise HttpError(400, f"unknown keys: {', '.join(sorted(unknown))}", sorted(unknown)[0])
         try:
-            result = self._command(code, command, value, source="control", **params)
+            return self._command(code, command, value, source="control", **params)
         except CommandError as err:
             raise HttpError(400, str(err), "value" if command == "setpoint" else "command") from err
-        self.event_log.write(self.plant.drain_events())
-        self.event_log.flush()
-        return result
+        finally:  # accepted or refused, the command is in the log when the answer arrives
+            self.event_log.write(self.plant.drain_events())
+            self.event_log.flush()
 
     def faults(self) -> list[dict[str, Any]]:
         """Active and pending faults."""

@@ -18,7 +18,7 @@ from simulators.model.events import Event
 from simulators.model.machine import Machine
 from simulators.model.states import MachineState
 from simulators.model.wear import Phase
-from simulators.scenario.definitions import Scenario, SignalDef
+from simulators.scenario.definitions import ALARM_CODES, Scenario, SignalDef
 
 COMMANDS = ("start", "stop", "reset", "setpoint", "fail", "maintain")
 FAIL_MODES = ("sudden", "bearing_wear", "tool_wear", "command")
@@ -171,7 +171,7 @@ class Plant:
             if mode not in FAIL_MODES:
                 raise CommandError(f"mode must be one of {', '.join(FAIL_MODES)}")
             m.repair_override = (_seconds(params, "response"), _seconds(params, "duration"))
-            alarm = params.get("alarm_code")
+            alarm = params.get("alarm_code") or ALARM_CODES.get(mode, (None,))[0]
             if not m.fail(
                 t, None, cause="command", mode=mode, alarm_code=int(alarm) if alarm else None
             ):

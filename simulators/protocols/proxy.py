@@ -46,6 +46,7 @@ class FaultProxy:
         self._flowing.set()
         self.corrupt: Callable[[bytes], bytes] | None = None
         self.connections_total = 0
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def listening(self) -> bool:
@@ -72,8 +73,12 @@ class FaultProxy:
         if server is not None:
             server.close()
         self.drop()
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         if server is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 5)
 
     def drop(self) -> None:
@@ -90,6 +95,16 @@ class FaultProxy:
             self._flowing.set()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+        try:
+            await self._relay(reader, writer)
+        except asyncio.CancelledError:
+            writer.transport.abort()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         link = _Link(writer)
         self.connections_total += 1
         try:
