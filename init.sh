@@ -18,7 +18,7 @@ LOGS="$MES_HOME/log"
 PGDATA_PRIVATE="$MES_HOME/pg/data"
 mkdir -p "$RUN" "$LOGS"
 
-APT_RUNTIME=(postgresql mosquitto openjdk-17-jre-headless unzip curl)
+APT_RUNTIME=(postgresql mosquitto openjdk-17-jre-headless maven unzip curl)
 APT_TEST=(chromium)
 
 # --- output --------------------------------------------------------------------------------------

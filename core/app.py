@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -37,18 +38,38 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-async def _maintenance_loop(settings: ApiSettings) -> None:
-    """Telemetry partitions/rollups upkeep; one replica works at a time (advisory lock)."""
-    from db.maintenance import run_maintenance
+HourHook = Callable[[list[datetime]], Awaitable[None]]
+"""Called after a maintenance pass with the UTC hours whose readings changed (late data too)."""
 
+
+async def maintenance_pass(settings: ApiSettings, hooks: list[HourHook]) -> None:
+    """One telemetry upkeep pass, then the hooks for the hours it refreshed.
+
+    When a hook fails, its hours are marked dirty again so the next pass retries them.
+    """
+    from db.maintenance import mark_dirty, run_maintenance
+
+    report = await asyncio.to_thread(
+        run_maintenance,
+        settings.conninfo(),
+        days_ahead=settings.telemetry_partition_days_ahead,
+        retention_days=settings.telemetry_retention_days,
+    )
+    if not report.hours_refreshed:
+        return
+    for hook in hooks:
+        try:
+            await hook(report.hours_refreshed)
+        except Exception:
+            log.exception("telemetry hour hook failed; its hours will be retried")
+            await asyncio.to_thread(mark_dirty, settings.conninfo(), report.hours_refreshed)
+
+
+async def _maintenance_loop(app: FastAPI, settings: ApiSettings) -> None:
+    """Telemetry partitions/rollups upkeep; one replica works at a time (advisory lock)."""
     while True:
         try:
-            await asyncio.to_thread(
-                run_maintenance,
-                settings.conninfo(),
-                days_ahead=settings.telemetry_partition_days_ahead,
-                retention_days=settings.telemetry_retention_days,
-            )
+            await maintenance_pass(settings, app.state.hour_hooks)
         except Exception:
             log.exception("telemetry maintenance failed")
         await asyncio.sleep(settings.telemetry_maintenance_interval)
@@ -60,7 +81,7 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_maintenance_loop(settings))] if background else []
+        tasks = [asyncio.create_task(_maintenance_loop(app, settings))] if background else []
         try:
             yield
         finally:
@@ -78,6 +99,7 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
         generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
+    app.state.hour_hooks = []  # list[HourHook]: consumers of changed telemetry hours
     app.state.db = Database(settings, pool_size=settings.db_pool_size)
     app.state.migration_heads = health.migration_heads()
     app.state.token_verifier = JwksVerifier.from_settings(settings)

@@ -74,6 +74,15 @@ def refresh_dirty(conn: psycopg.Connection, backend: str, *, batch: int = 48) ->
             done.append(hour)
 
 
+def mark_dirty(conninfo: str, hours: list[datetime], *, writer: str = "maintenance") -> None:
+    """Mark `hours` for another refresh (rollups and hour hooks)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO telemetry_dirty (bucket, writer) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            [(h, writer) for h in hours],
+        )
+
+
 def run_maintenance(
     conninfo: str, *, days_ahead: int, retention_days: int, today: date | None = None
 ) -> MaintenanceReport:
