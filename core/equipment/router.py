@@ -22,8 +22,8 @@ from core.equipment.schemas import (
     EquipmentNode,
     EquipmentOut,
     EquipmentRef,
+    EquipmentSignalOut,
     EquipmentUpdate,
-    SignalOut,
 )
 from core.errors import errors
 
@@ -156,7 +156,7 @@ async def delete_equipment(
 
 @router.get(
     "/{equipment_id}/signals",
-    response_model=Page[SignalOut],
+    response_model=Page[EquipmentSignalOut],
     summary="List the equipment's signals",
     description="Telemetry signals bound to this equipment (`signal.equipment_code`), as "
     "registered by the gateway; `q` searches key, name and description.",
@@ -168,7 +168,7 @@ async def list_equipment_signals(
     params: ListParamsDep,
     equipment_id: EquipmentId,
     active: Annotated[bool | None, Query()] = None,
-) -> Page[SignalOut]:
+) -> Page[EquipmentSignalOut]:
     """List the equipment's signals."""
     return await service.list_signals(
         session=session, equipment_id=equipment_id, params=params, active=active

@@ -232,7 +232,7 @@ class CycleTimeOut(OrmModel):
     updated_at: datetime
 
 
-class SignalOut(BaseModel):
+class EquipmentSignalOut(BaseModel):
     """A telemetry signal bound to the equipment (registered by the gateway)."""
 
     model_config = ConfigDict(

@@ -25,8 +25,8 @@ from core.equipment.schemas import (
     EquipmentCreate,
     EquipmentNode,
     EquipmentOut,
+    EquipmentSignalOut,
     EquipmentUpdate,
-    SignalOut,
 )
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.items.models import Item
@@ -419,7 +419,7 @@ async def list_signals(
     equipment_id: int,
     params: ListParams,
     active: bool | None = None,
-) -> Page[SignalOut]:
+) -> Page[EquipmentSignalOut]:
     """Telemetry signals bound to the equipment's code."""
     equipment = await get(session, equipment_id)
     s = signal_table.c
@@ -436,8 +436,8 @@ async def list_signals(
     rows = await session.execute(
         stmt.order_by(*order, s.id).limit(params.limit).offset(params.offset)
     )
-    return Page[SignalOut](
-        items=[SignalOut.model_validate(r._asdict()) for r in rows],
+    return Page[EquipmentSignalOut](
+        items=[EquipmentSignalOut.model_validate(r._asdict()) for r in rows],
         total=total or 0,
         limit=params.limit,
         offset=params.offset,
