@@ -66,6 +66,9 @@ class SignalSpec:
     source: str | None = None
     description: str | None = None
     deadband: Deadband | None = field(default=None, compare=False)
+    # False when the source already reports by exception (subscriptions, MQTT): values pass
+    # straight through and only the heartbeat applies. A deadband always filters.
+    report_by_exception: bool = field(default=True, compare=False)
 
     def row(self) -> dict[str, Any]:
         """Column values for the `signal` upsert (and the spool header)."""

@@ -51,6 +51,7 @@ class ConnectorContext:
     gateway_id: str
     declare: Callable[[Sequence[SignalSpec]], None]  # signals found at run time (browse, MQTT)
     signal_meta: Callable[[str], dict[str, str | None]]  # `signals:` entries of the file
+    busy: Callable[[], bool] = lambda: False  # the sink is behind: sources that can wait, wait
 
 
 class Connector(ABC):

@@ -219,10 +219,21 @@ class MqttConnector(Connector):
                 asyncio.get_running_loop().remove_writer(sock)
 
     def _readable(self, client: mqtt.Client) -> None:
-        for _ in range(512):  # drain what is buffered, a bounded amount per wake-up
+        if self.context.busy():  # back-pressure: the broker keeps the messages meanwhile
+            loop = asyncio.get_running_loop()
+            sock = self._sock
+            if sock is not None:
+                loop.remove_reader(sock)
+                loop.call_later(0.02, self._resume, client, sock)
+            return
+        for _ in range(32):  # drain what is buffered, a bounded amount per wake-up
             before = self.received
             if client.loop_read() != mqtt.MQTT_ERR_SUCCESS or self.received == before:
                 break
+
+    def _resume(self, client: mqtt.Client, sock: Any) -> None:
+        if sock is self._sock and self._client is client:
+            asyncio.get_running_loop().add_reader(sock, self._readable, client)
 
     def _on_connect(
         self, generation: int, _c: Any, _ud: Any, _flags: Any, code: ReasonCode, _p: Any

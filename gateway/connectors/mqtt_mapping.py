@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,13 @@ def getter(path: str | None) -> Callable[[Any], Any] | None:
     if path is None:
         return None
     parts: list[str | int] = [int(p) if p.isdigit() else p for p in path.split(".") if p]
+    if len(parts) == 1 and isinstance(parts[0], str):  # the common case, kept fast
+        name = parts[0]
+
+        def get_one(obj: Any) -> Any:
+            return obj.get(name, _MISSING) if type(obj) is dict else _MISSING
+
+        return get_one
 
     def get(obj: Any) -> Any:
         for part in parts:
@@ -159,6 +167,58 @@ class Route:
                    getter(config.batch))  # fmt: skip
 
 
+def keyer(template: str, topic: str, levels: list[str]) -> Callable[[dict[str, Any]], str]:
+    """A function of a payload element's fields giving the signal key, with the topic levels
+    already filled in (built once per topic).
+
+    >>> keyer("{3}.{signal}", "KNU/A/L2/TEST-204/batch", "KNU/A/L2/TEST-204/batch".split("/"))(
+    ...     {"signal": "p"})
+    'TEST-204.p'
+    >>> keyer("{1}-{0}", "a/b", ["a", "b"])({})
+    'b-a'
+    """
+    parts: list[str] = []
+    for literal, name, spec, conv in string.Formatter().parse(template):
+        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is None:
+            continue
+        if name.isdigit() or name == "topic":
+            if int(name) >= len(levels) if name.isdigit() else False:
+                raise Malformed("bad_signal", f"topic has no level {name}")
+            text = levels[int(name)] if name.isdigit() else topic
+            parts.append(format(text, spec or "").replace("{", "{{").replace("}", "}}"))
+        else:
+            parts.append("{" + name + ("!" + conv if conv else "") + (":" + spec if spec else "")
+                         + "}")  # fmt: skip
+    partial = "".join(parts)
+    fields = [f for _, f, _, _ in string.Formatter().parse(partial) if f is not None]
+    if not fields:
+        constant = partial.replace("{{", "{").replace("}}", "}")
+        return lambda element: constant
+    if len(fields) == 1 and partial.count("{") - 2 * partial.count("{{") == 1:
+        head, _, rest = partial.partition("{" + fields[0] + "}")
+        if "{" not in rest.replace("{{", "") and ":" not in fields[0]:
+            head = head.replace("{{", "{").replace("}}", "}")
+            tail = rest.replace("{{", "{").replace("}}", "}")
+            name = fields[0]
+
+            def one(element: dict[str, Any]) -> str:
+                value = element.get(name, _MISSING)
+                if value is _MISSING:
+                    raise Malformed("bad_signal", f"signal template needs {name!r}")
+                return f"{head}{value}{tail}"
+
+            return one
+
+    def general(element: dict[str, Any]) -> str:
+        try:
+            return partial.format(**element)
+        except (IndexError, KeyError) as err:
+            raise Malformed("bad_signal", f"signal template needs {err}") from None
+
+    return general
+
+
 class Mapper:
     """Topic + payload -> records, and declarations for signals seen the first time."""
 
@@ -174,6 +234,7 @@ class Mapper:
         self.meta = meta
         self.known: dict[str, SignalSpec] = {}
         self._cache: dict[str, Route | None] = {}
+        self._keyers: dict[str, Callable[[dict[str, Any]], str]] = {}
 
     def route_index(self, topic: str) -> int | None:
         """Position of the subscription that maps `topic` (None: excluded or unmatched)."""
@@ -230,31 +291,47 @@ class Mapper:
         message_ts = route.timestamp(doc) if route.timestamp is not None else _MISSING
         message_q = route.quality(doc) if route.quality is not None else _MISSING
         config = route.config
+        key_of = self._keyers.get(topic)
+        if key_of is None:
+            if len(self._keyers) > 100_000:
+                self._keyers.clear()
+            key_of = self._keyers[topic] = keyer(config.signal, topic, levels)
+        get_value, get_ts, get_q = route.value, route.timestamp, route.quality
+        known = self.known
+        times: dict[str, datetime] = {}
         records: list[Record] = []
         new: list[SignalSpec] = []
+        append = records.append
         for element in elements:
-            if not isinstance(element, dict) and route.batch is not None:
-                raise Malformed("bad_element", "batch elements must be objects")
-            fields = element if isinstance(element, dict) else {}
-            try:
-                key = config.signal.format(*levels, topic=topic, **fields)
-            except (IndexError, KeyError) as err:
-                raise Malformed("bad_signal", f"signal template needs {err}") from None
-            raw = route.value(element)
+            if type(element) is not dict:
+                if route.batch is not None:
+                    raise Malformed("bad_element", "batch elements must be objects")
+                element = {}  # a scalar payload: only topic levels and defaults apply
+            key = key_of(element)
+            raw = get_value(element)
             if raw is _MISSING:
                 raise Malformed("missing_value", f"no {config.value!r} in the payload")
-            value = parse_value(raw)
-            ts_raw = route.timestamp(element) if route.timestamp is not None else _MISSING
+            kind = type(raw)
+            value = float(raw) if kind is float or kind is int else parse_value(raw)
+            ts_raw = get_ts(element) if get_ts is not None else _MISSING
             if ts_raw is _MISSING:
                 ts_raw = message_ts
-            source_ts = None if ts_raw is _MISSING or ts_raw is None else parse_timestamp(ts_raw)
-            q_raw = route.quality(element) if route.quality is not None else _MISSING
+            source_ts: datetime | None
+            if ts_raw is _MISSING or ts_raw is None:
+                source_ts = None
+            elif type(ts_raw) is str:  # elements of a batch often share one timestamp
+                source_ts = times.get(ts_raw)
+                if source_ts is None:
+                    source_ts = times[ts_raw] = parse_timestamp(ts_raw)
+            else:
+                source_ts = parse_timestamp(ts_raw)
+            q_raw = get_q(element) if get_q is not None else _MISSING
             if q_raw is _MISSING:
                 q_raw = message_q
             q = quality.GOOD if q_raw is _MISSING or q_raw is None else parse_quality(q_raw)
-            records.append(Record(key, source_ts, now, value, q))
-            if key not in self.known:
-                new.append(self._declare(key, topic, levels, fields, route))
+            append(Record(key, source_ts, now, value, q))
+            if key not in known:
+                new.append(self._declare(key, topic, levels, element, route))
         return records, new
 
     def _declare(
@@ -280,6 +357,7 @@ class Mapper:
             deadband=Deadband(kind=config.deadband.type, value=config.deadband.value)
             if config.deadband
             else None,
+            report_by_exception=config.deadband is not None,
         )
         self.known[key] = spec
         return spec

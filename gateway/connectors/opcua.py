@@ -120,6 +120,7 @@ class OpcuaConnector(Connector):
                 source=tag.node,
                 description=tag.description or meta.get("description"),
                 deadband=deadband.spec() if deadband else None,
+                report_by_exception=device.mode == "poll" or deadband is not None,
             )
 
     @property
@@ -211,6 +212,7 @@ class OpcuaConnector(Connector):
                 if key in {i.key for i in items}:
                     continue  # an explicit tag (or an earlier rule) wins over a discovery
                 meta = self.context.signal_meta(key)
+                band = rule.deadband or self.device.deadband
                 spec = SignalSpec(
                     key=key,
                     equipment_code=self.equipment,
@@ -220,9 +222,8 @@ class OpcuaConnector(Connector):
                     protocol="opcua",
                     source=node_id.to_string(),
                     description=meta.get("description"),
-                    deadband=(rule.deadband or self.device.deadband).spec()  # type: ignore[union-attr]
-                    if (rule.deadband or self.device.deadband)
-                    else None,
+                    deadband=band.spec() if band else None,
+                    report_by_exception=self.device.mode == "poll" or band is not None,
                 )
                 self._specs[key] = spec
                 discovered.append(spec)

@@ -41,7 +41,19 @@ class ReportByException:
         self._order: OrderedDict[str, None] = OrderedDict()  # oldest write first
         self._deadbands: dict[str, Deadband] = {}
         self._heartbeats: dict[str, float] = {}
+        self._direct: set[str] = set()  # signals whose source reports by exception itself
+        self._latest: dict[str, Record] = {}  # last record of each direct signal
         self.suppressed = 0
+
+    def set_filtered(self, signal: str, filtered: bool) -> None:
+        """Filter `signal`'s values (True), or pass them all and only add heartbeats (False)."""
+        if filtered:
+            self._direct.discard(signal)
+            self._latest.pop(signal, None)
+        else:
+            self._direct.add(signal)
+            self._states.pop(signal, None)
+            self._order.pop(signal, None)
 
     def set_deadband(self, signal: str, deadband: Deadband | None) -> None:
         """Use `deadband` for `signal` (None: any change is written)."""
@@ -66,6 +78,8 @@ class ReportByException:
     def forget(self, signals: Iterable[str]) -> None:
         """Drop the state of signals no longer configured."""
         for signal in signals:
+            self._direct.discard(signal)
+            self._latest.pop(signal, None)
             self._states.pop(signal, None)
             self._order.pop(signal, None)
             self._deadbands.pop(signal, None)
@@ -76,8 +90,14 @@ class ReportByException:
         out: list[Record] = []
         states = self._states
         order = self._order
+        direct = self._direct
+        latest = self._latest
         now = time.monotonic()
         for record in records:
+            if record.signal in direct:
+                latest[record.signal] = record
+                out.append(record)
+                continue
             state = states.get(record.signal)
             if state is None:
                 state = _State(record.value, record.quality, now)
@@ -134,4 +154,10 @@ class ReportByException:
             touched.append(signal)
         for signal in touched:
             self._order.move_to_end(signal)
+        for signal, record in list(self._latest.items()):
+            beat = self._heartbeats.get(signal, self.heartbeat_s)
+            if (wall - record.gateway_ts).total_seconds() >= beat:
+                again = Record(signal, None, wall, record.value, record.quality)
+                self._latest[signal] = again
+                out.append(again)
         return out

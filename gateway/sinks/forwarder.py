@@ -101,6 +101,14 @@ class StoreAndForward:
     async def start(self) -> None:
         """Open the pool (without waiting for the database) and start the loops."""
         await self.pool.open(wait=False)
+        try:  # one quick attempt, so a reachable database is written to from the first batch
+            async with self.pool.connection(timeout=self.connect_timeout) as conn:
+                await self.registry.resolve(conn)
+                await conn.commit()
+        except (*UNREACHABLE, psycopg.Error) as err:
+            self._down(err)
+        else:
+            self._up()
         self._tasks = [
             asyncio.create_task(self._forward_loop(), name="forward"),
             asyncio.create_task(self._replay_loop(), name="replay"),

@@ -165,7 +165,7 @@ class GatewayProcess:
 
     def metrics(self) -> str:
         """/metrics text."""
-        return httpx.get(f"http://{LOOPBACK}:{self.port}/metrics", timeout=5).text
+        return httpx.get(f"http://{LOOPBACK}:{self.port}/metrics", timeout=30).text
 
     def kill(self) -> None:
         """SIGKILL, no chance to flush."""

@@ -1,0 +1,209 @@
+"""Shared pieces of the gateway benchmarks: a private PostgreSQL and Mosquitto, the gateway as a
+process, the raw psycopg COPY ceiling, result files and tables.
+
+Every benchmark compares the gateway with a baseline measured in the same run on the same
+machine (the machine is shared and noisy: ratios are the numbers to read)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import psycopg
+import yaml
+
+from tests.support import databases
+from tests.support.databases import TestDb
+from tests.support.envfile import load_env_sh
+from tests.support.gateway import GatewayProcess, metric_value
+from tests.support.mosquitto import Broker, private_broker
+from tests.support.postgres import private_cluster
+
+RESULTS = Path(__file__).resolve().parent / "results"
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def machine() -> dict[str, Any]:
+    """What ran the benchmark."""
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_1m": os.getloadavg()[0],
+    }
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    """bench/results/<name>.json with the machine and the date."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "date": datetime.now(UTC).isoformat(), "machine": machine()}
+    payload.update(data)
+    path.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
+    """A plain text table."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells[1:]]
+    return "\n".join(lines)
+
+
+def median(values: list[float]) -> float:
+    """Median (0 for an empty list)."""
+    return statistics.median(values) if values else 0.0
+
+
+@dataclass
+class Stack:
+    """A private database and broker for one benchmark run."""
+
+    db: TestDb
+    broker: Broker
+    workdir: Path
+
+
+@contextlib.contextmanager
+def stack() -> Iterator[Stack]:
+    """Start PostgreSQL (migrated database) and Mosquitto; remove them afterwards."""
+    load_env_sh()
+    workdir = Path(tempfile.mkdtemp(prefix="mes-bench-"))
+    with private_cluster() as cluster, private_broker() as broker:
+        name = databases.migrated_template(cluster, name="bench")
+        try:
+            yield Stack(TestDb(cluster=cluster, name=name), broker, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def reset_readings(db: TestDb) -> None:
+    """Empty the telemetry tables between runs (same starting point for every run)."""
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        conn.execute("TRUNCATE reading, reading_text, telemetry_dirty")
+
+
+def raw_copy_rate(db: TestDb, *, seconds: float, batch: int = 5000, signals: int = 1000) -> float:
+    """Rows/s of psycopg binary COPY into `reading` (the same table and index the gateway
+    writes), one process, batches of `batch` rows in their own transactions."""
+    with psycopg.connect(db.conninfo) as conn:
+        ids = []
+        for n in range(signals):
+            row = conn.execute(
+                "INSERT INTO signal (key, name) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE"
+                " SET name = EXCLUDED.name RETURNING id",
+                (f"bench.copy.{n}", f"copy{n}"),
+            ).fetchone()
+            assert row is not None
+            ids.append(int(row[0]))
+        conn.commit()
+        start = time.monotonic()
+        written = 0
+        base = datetime.now(UTC) - timedelta(days=1)
+        step = timedelta(microseconds=1)
+        while time.monotonic() - start < seconds:
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    "COPY reading (ts, signal_id, value, quality) FROM STDIN (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.set_types(["timestamptz", "int4", "float8", "int2"])
+                for i in range(batch):
+                    n = written + i
+                    copy.write_row((base + step * (n // signals), ids[n % signals], float(n), 0))
+            conn.commit()
+            written += batch
+        return written / (time.monotonic() - start)
+
+
+class Gateway:
+    """`mes gateway` on a configuration, with its metrics at hand."""
+
+    def __init__(self, st: Stack, config: dict[str, Any], name: str = "gw") -> None:
+        path = st.workdir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        env = {
+            **st.db.env,
+            "MES_GATEWAY_SPOOL_DIR": str(st.workdir / f"{name}-spool"),
+            "MES_LOG_LEVEL": "WARNING",
+        }
+        self.process = GatewayProcess(path, env, st.workdir / f"{name}.log")
+
+    def __enter__(self) -> Gateway:
+        self.process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.stop()
+
+    def written(self) -> float:
+        """Points committed so far."""
+        return metric_value(self.process.metrics(), "gateway_points_written_total")
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """Any sample of /metrics."""
+        return metric_value(self.process.metrics(), name, labels)
+
+    def rss(self) -> int:
+        """Resident memory of the gateway process, bytes."""
+        assert self.process.process is not None
+        return int(psutil.Process(self.process.process.pid).memory_info().rss)
+
+    def rate(self, seconds: float, warmup: float = 3.0) -> float:
+        """Points committed per second over `seconds`, after `warmup`."""
+        time.sleep(warmup)
+        first, t0 = self.written(), time.monotonic()
+        time.sleep(seconds)
+        return (self.written() - first) / (time.monotonic() - t0)
+
+
+def spawn(*args: str) -> subprocess.Popen[bytes]:
+    """A helper process of this package (`python -m bench.gateway_servers ...`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.gateway_servers", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_line(process: subprocess.Popen[bytes], prefix: bytes, timeout: float = 120) -> bytes:
+    """Read the helper's stdout until a line starting with `prefix`."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("helper process exited")
+        if line.startswith(prefix):
+            return line
+    raise TimeoutError(f"helper did not print {prefix!r}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a helper."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
