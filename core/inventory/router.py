@@ -12,7 +12,7 @@ from core.auth.principal import Principal
 from core.common.listing import ListParamsDep
 from core.common.schemas import Page
 from core.db import SessionDep
-from core.errors import errors
+from core.errors import ErrorBody, errors
 from core.inventory import genealogy, locations, lots, service
 from core.inventory.models import LocationType, LotOrigin, LotStatus, TransactionType
 from core.inventory.schemas import (
@@ -30,6 +30,11 @@ from core.inventory.schemas import (
     TransactionOut,
     TransferCreate,
 )
+
+MALFORMED: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "The body is not valid JSON"}
+}
+"""Bodies that cannot be parsed at all are refused before validation."""
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 
@@ -78,7 +83,7 @@ async def list_locations(
     summary="Create a location",
     description="Add a warehouse, line-side, quarantine or shipping location; the code is "
     "unique and a parent location may enclose it.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_location(
     session: SessionDep, principal: Configurer, data: LocationCreate
@@ -107,7 +112,7 @@ async def get_location(session: SessionDep, location_id: LocationId) -> Location
     summary="Update a location",
     description="Change the given fields; a parent that would make a cycle is refused (422). "
     "Inactive locations receive no stock.",
-    responses=errors(401, 403, 404, 422),
+    responses=MALFORMED | errors(401, 403, 404, 422),
 )
 async def update_location(
     session: SessionDep, principal: Configurer, location_id: LocationId, data: LocationUpdate
@@ -190,7 +195,7 @@ async def get_lot(session: SessionDep, lot_id: LotId) -> LotOut:
     description="Release, quarantine or block a lot, or correct its expiry, supplier lot and "
     "notes. Only released, unexpired lots can be issued or backflushed. Status changes are "
     "recorded in the audit trail as `status` events.",
-    responses=errors(401, 403, 404, 422),
+    responses=MALFORMED | errors(401, 403, 404, 422),
 )
 async def update_lot(
     session: SessionDep, principal: LotKeeper, lot_id: LotId, data: LotUpdate
@@ -258,7 +263,7 @@ async def trace_lot_forward(
     description="Book goods into a location. Lot-tracked items need a lot: `lot_id` of an "
     "existing lot of the item, or `lot_code` (a new lot is created with `lot_status`, "
     "`expires_on` and `supplier_lot`; an existing one is added to).",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_receipt(
     session: SessionDep, principal: Mover, data: ReceiptCreate
@@ -275,7 +280,7 @@ async def create_receipt(
     summary="Issue goods",
     description="Take stock out of a location, optionally to a work order. Only released, "
     "unexpired lots can be issued; 409 naming the shortfall when there is not enough.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_issue(session: SessionDep, principal: Mover, data: IssueCreate) -> TransactionOut:
     """Issue goods."""
@@ -290,7 +295,7 @@ async def create_issue(session: SessionDep, principal: Mover, data: IssueCreate)
     summary="Transfer stock",
     description="Move stock from one location to another, whatever the lot status (e.g. into "
     "quarantine); 409 when the source holds too little or the target is inactive.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_transfer(
     session: SessionDep, principal: Mover, data: TransferCreate
@@ -308,7 +313,7 @@ async def create_transfer(
     description="Correct the on-hand at a location: a signed `quantity`, or the "
     "`counted_quantity` of a count (the difference is booked; 409 when there is none). "
     "A reason is required.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_adjustment(
     session: SessionDep, principal: Adjuster, data: AdjustmentCreate

@@ -12,7 +12,7 @@ from core.auth.principal import Principal
 from core.common.listing import ListParamsDep
 from core.common.schemas import Page
 from core.db import SessionDep
-from core.errors import errors
+from core.errors import ErrorBody, errors
 from core.quality import charts, inspections, nonconformances, plans
 from core.quality.models import Disposition, InspectionStatus, NcStatus, Severity
 from core.quality.schemas import (
@@ -35,6 +35,11 @@ from core.quality.schemas import (
     ResultsCreate,
     XbarROut,
 )
+
+MALFORMED: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorBody, "description": "The body is not valid JSON"}
+}
+"""Bodies that cannot be parsed at all are refused before validation."""
 
 router = APIRouter(prefix="/quality", tags=["quality"])
 
@@ -111,7 +116,7 @@ async def list_inspection_plans(
     description="A plan for an item (optionally one routing operation) with its "
     "characteristics: numeric ones with unit, spec limits, target and sample size, or "
     "attribute (pass/fail) ones.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_inspection_plan(
     session: SessionDep, principal: Planner, data: PlanCreate
@@ -140,7 +145,7 @@ async def get_inspection_plan(session: SessionDep, plan_id: PlanId) -> PlanOut:
     summary="Update an inspection plan",
     description="Change name, operation, active flag or description (code and item are "
     "permanent). Inactive plans start no inspections.",
-    responses=errors(401, 403, 404, 422),
+    responses=MALFORMED | errors(401, 403, 404, 422),
 )
 async def update_inspection_plan(
     session: SessionDep, principal: Planner, plan_id: PlanId, data: PlanUpdate
@@ -168,7 +173,7 @@ async def delete_inspection_plan(session: SessionDep, principal: Planner, plan_i
     status_code=status.HTTP_201_CREATED,
     summary="Add a characteristic",
     description="Add a characteristic to a plan; its code is unique within the plan.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def add_characteristic(
     session: SessionDep, principal: Planner, plan_id: PlanId, data: CharacteristicCreate
@@ -203,7 +208,7 @@ async def get_characteristic(
     summary="Update a characteristic",
     description="Change name, order, unit, limits or target (they must still fit its kind), "
     "or the sample size while nothing is recorded. Recorded results keep their pass/fail.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def update_characteristic(
     session: SessionDep,
@@ -276,7 +281,7 @@ async def list_inspections(
     summary="Start an inspection",
     description="Inspect a work order's output and/or a lot (of the plan's item) against an "
     "active plan; the inspection stays open until every sample is recorded.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def create_inspection(
     session: SessionDep, principal: Inspector, data: InspectionCreate
@@ -306,7 +311,7 @@ async def get_inspection(session: SessionDep, inspection_id: InspectionId) -> In
     "[LSL, USL], attribute ones as reported. When every sample of every characteristic is "
     "in, the inspection passes (all passed) or fails. 409 for a sample already recorded or a "
     "decided inspection.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def record_inspection_results(
     session: SessionDep, principal: Inspector, inspection_id: InspectionId, data: ResultsCreate
@@ -365,7 +370,7 @@ async def list_non_conformances(
     summary="Report a non-conformance",
     description="Record a non-conformance from an inspection, a lot or a work order; it "
     "starts `open`.",
-    responses=errors(401, 403, 404, 422),
+    responses=MALFORMED | errors(401, 403, 404, 422),
 )
 async def create_non_conformance(session: SessionDep, principal: Reporter, data: NcCreate) -> NcOut:
     """Report a non-conformance."""
@@ -392,7 +397,7 @@ async def get_non_conformance(session: SessionDep, nc_id: NcId) -> NcOut:
     summary="Update a non-conformance",
     description="Change title, description, severity, quantity or disposition while it is "
     "not closed (409 once closed).",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def update_non_conformance(
     session: SessionDep, principal: Reviewer, nc_id: NcId, data: NcUpdate
@@ -409,7 +414,7 @@ async def update_non_conformance(
     description="open -> under_review -> closed; closing needs a disposition (rework, scrap, "
     "use_as_is), given here or before. Other moves are 409 `invalid_transition`. Each "
     "transition is timestamped with its user and audited.",
-    responses=errors(401, 403, 404, 409, 422),
+    responses=MALFORMED | errors(401, 403, 404, 409, 422),
 )
 async def transition_non_conformance(
     session: SessionDep, principal: Reviewer, nc_id: NcId, data: NcTransition

@@ -132,3 +132,20 @@ async def test_operator_reads_but_cannot_configure(as_roles: AsRoles) -> None:
             "/api/v1/inventory/locations", json={"code": "X", "name": "X", "type": "warehouse"}
         )
     assert r.status_code == 403
+
+
+async def test_text_the_database_cannot_store_is_422(as_roles: AsRoles) -> None:
+    async with as_roles("admin") as client:
+        listed = await client.get("/api/v1/inventory/locations", params={"q": "a\x00b"})
+        assert listed.status_code == 422
+        created = await client.post(
+            "/api/v1/inventory/locations", json={"code": "X", "name": "a\x00b", "type": "warehouse"}
+        )
+        assert created.status_code == 422 and "NUL" in created.json()["error"]["message"]
+        malformed = await client.post(
+            "/api/v1/inventory/locations",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert malformed.status_code in (400, 422)
+        assert (await client.get("/api/v1/inventory/locations")).json()["total"] == 0
