@@ -49,7 +49,7 @@ def schema() -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_dict(openapi())
 
 
-def operation(method: str, path: str) -> schemathesis.APIOperation[Any]:
+def operation(method: str, path: str) -> schemathesis.APIOperation[Any, Any, Any, Any]:
     """One operation of the schema."""
     return schema()[path][method]
 
