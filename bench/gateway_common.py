@@ -207,3 +207,108 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# --- loads and device configurations shared by the benchmarks ------------------------------------
+
+
+def opcua_server(variables: int, hz: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the OPC UA load (variables Objects/Bench/v<n> rewritten `hz` times a second)."""
+    from tests.support.net import LOOPBACK, free_port
+
+    port = free_port()
+    proc = spawn("opcua", str(port), str(variables), str(hz))
+    wait_line(proc, b"READY", timeout=300)
+    return proc, f"opc.tcp://{LOOPBACK}:{port}/bench/"
+
+
+def modbus_server(registers: int) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the Modbus load (holding registers that change on every read)."""
+    from tests.support.net import free_port
+
+    port = free_port()
+    proc = spawn("modbus", str(port), str(registers))
+    wait_line(proc, b"READY")
+    return proc, port
+
+
+def opcua_device(endpoint: str, *, interval_ms: int = 100, connections: int = 1) -> dict[str, Any]:
+    """Every variable below Objects/Bench, subscribed."""
+    return {
+        "name": "opcua",
+        "protocol": "opcua",
+        "equipment": "BENCH-OPC",
+        "endpoint": endpoint,
+        "publishing_interval_ms": interval_ms,
+        "sampling_interval_ms": 0,
+        "queue_size": 10,
+        "connections": connections,
+        "browse": [{"root": "Objects/Bench", "pattern": "*", "signal": "opc.{name}"}],
+    }
+
+
+def modbus_device(port: int, registers: int, *, interval_ms: int = 10) -> dict[str, Any]:
+    """One uint16 tag per register, one polling group (block reads of 125)."""
+    from tests.support.net import LOOPBACK
+
+    return {
+        "name": "modbus",
+        "protocol": "modbus",
+        "equipment": "BENCH-PLC",
+        "host": LOOPBACK,
+        "port": port,
+        "unit_id": 1,
+        "timeout_ms": 2000,
+        "groups": [
+            {
+                "interval_ms": interval_ms,
+                "tags": [
+                    {"signal": f"plc.r{n}", "table": "holding", "address": n, "type": "uint16"}
+                    for n in range(registers)
+                ],
+            }
+        ],
+    }
+
+
+def mqtt_device(st: Stack, client_id: str, prefix: str = "bench") -> dict[str, Any]:
+    """Batched payloads on `<prefix>/<machine>/batch`."""
+    return {
+        "name": "mqtt",
+        "protocol": "mqtt",
+        "host": st.broker.host,
+        "port": st.broker.port,
+        "client_id": client_id,
+        "subscriptions": [
+            {
+                "topic": f"{prefix}/+/batch",
+                "qos": 1,
+                "batch": "values",
+                "signal": "{1}.{signal}",
+                "equipment": "{1}",
+                "value": "value",
+                "timestamp": "ts",
+            }
+        ],
+    }
+
+
+def gateway_config(devices: list[dict[str, Any]], **batch: int) -> dict[str, Any]:
+    """A benchmark gateway (heartbeat far away, default batching unless given)."""
+    return {
+        "version": 1,
+        "gateway": {"id": "bench", "heartbeat_s": 3600},
+        "batch": {"max_rows": 5000, "max_delay_ms": 200, **batch},
+        "devices": devices,
+    }
+
+
+def mqtt_publisher(
+    st: Stack, seconds: float, client_id: str, *, rate: float = 0, values: int = 100,
+    prefix: str = "bench",
+) -> subprocess.Popen[bytes]:  # fmt: skip
+    """Start the MQTT load (rate 0: as fast as the broker takes it)."""
+    proc = spawn("mqtt", st.broker.host, str(st.broker.port), str(rate), str(values),
+                 str(seconds), client_id, prefix)  # fmt: skip
+    wait_line(proc, b"READY")
+    return proc

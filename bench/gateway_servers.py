@@ -103,7 +103,7 @@ def mqtt(
             {
                 "ts": now,
                 "values": [{"signal": f"s{n}", "value": sent + n * 0.001} for n in range(values)],
-            }  # fmt: skip
+            }
         )
         infos.append(client.publish(f"{prefix}/M{sent % 10}/batch", payload, qos=1))
         sent += 1

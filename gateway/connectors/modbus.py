@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 from typing import Any, ClassVar
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -11,7 +12,14 @@ from pymodbus.exceptions import ConnectionException, ModbusException
 from gateway import quality
 from gateway.config.models import ModbusDevice
 from gateway.connectors.base import Connector, ConnectorContext, LinkLost, PollGroup
-from gateway.connectors.modbus_codec import BIT_TABLES, Block, Point, decode, plan_blocks
+from gateway.connectors.modbus_codec import (
+    BIT_TABLES,
+    FAST,
+    Block,
+    Point,
+    decode,
+    plan_blocks,
+)
 from gateway.records import Record, SignalSpec, utcnow
 
 log = logging.getLogger("gateway.modbus")
@@ -135,20 +143,33 @@ class ModbusConnector(Connector):
         if response.isError():
             return self._refused_block(block, response, now)
         self._refused.discard((block.table, block.address))
-        words = response.bits if block.table in BIT_TABLES else response.registers
         out = []
         base = block.address
+        good = quality.GOOD
+        if block.table in BIT_TABLES:
+            bits = response.bits
+            for point in block.points:
+                out.append(Record(point.key, None, now, 1.0 if bits[point.address - base] else 0.0,
+                                  good))  # fmt: skip
+            return out
+        words = response.registers
+        if len(words) < block.count:
+            raise LinkLost(f"{self.endpoint}: short response ({len(words)} of {block.count})")
+        raw = struct.pack(f">{len(words)}H", *words)
         for point in block.points:
             start = point.address - base
-            if block.table in BIT_TABLES:
-                value: float | str | None = 1.0 if words[start] else 0.0
-                q = quality.GOOD
-            else:
-                try:
+            fast = FAST.get(point.type) if point.plain else None
+            try:
+                if fast is not None:  # big-endian bytes and words: straight from the buffer
+                    number = float(fast.unpack_from(raw, start * 2)[0])
+                    if point.scale != 1.0 or point.offset != 0.0:
+                        number = round(number * point.scale + point.offset, 12)
+                    value: float | str | None = number
+                else:
                     value = decode(point, words[start : start + point.size])
-                    q = quality.GOOD
-                except (ValueError, IndexError, UnicodeError):
-                    value, q = None, quality.BAD_TYPE_MISMATCH
+                q = good
+            except (ValueError, IndexError, UnicodeError, struct.error):
+                value, q = None, quality.BAD_TYPE_MISMATCH
             out.append(Record(point.key, None, now, value, q))
         return out
 

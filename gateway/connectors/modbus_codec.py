@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 FORMATS = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q",
            "uint64": "Q", "float32": "f", "float64": "d"}  # fmt: skip
+FAST = {name: struct.Struct(">" + code) for name, code in FORMATS.items()}
 BIT_TABLES = ("coil", "discrete")
 MAX_BITS = 2000  # Modbus limit for one coil/discrete read
 
@@ -27,6 +28,11 @@ class Point:
     offset: float = 0.0
     bit: int | None = None
     encoding: str = "ascii"
+
+    @property
+    def plain(self) -> bool:
+        """Big-endian bytes and words: decodable straight from the block's bytes."""
+        return self.byte_order == "big" and self.word_order == "big"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,318 @@
+"""Inventory benchmark: on-hand, list and genealogy queries on a large data set.
+
+`python -m bench.inventory` builds a private PostgreSQL with 50,000 items, 100,000 lots,
+~125,000 stock rows and 1,000,000 ledger transactions, plus a lot genealogy of ~10,000 lots over
+8 levels, then measures at 20 concurrent clients:
+
+- `on_hand` (the service function MRP and the API use) against its baseline in the same run:
+  on-hand summed from the 1M-row ledger (what a system without a stock table would do);
+- list endpoints with search and filters (stock, lots, ledger) through the API in-process;
+- backward and forward genealogy traces (one recursive query) against a naive per-lot query
+  loop (N+1) over the same links.
+
+Prints a table and writes bench/results/inventory.json. Figures are latencies in ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import psycopg
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.support.envfile import load_env_sh
+
+load_env_sh()
+
+from core.app import create_app  # noqa: E402 - after env.sh is loaded
+from core.inventory import genealogy  # noqa: E402
+from core.inventory import service as inventory  # noqa: E402
+from core.inventory.models import InventoryTransaction  # noqa: E402
+from tests.support import databases  # noqa: E402
+from tests.support.api import api_client, api_settings, principal_for  # noqa: E402
+from tests.support.databases import TestDb  # noqa: E402
+from tests.support.postgres import private_cluster  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ITEMS, LOCATIONS, LOTS, TRANSACTIONS = 50_000, 50, 100_000, 1_000_000
+FAN_OUT, LEVELS = 3, 8
+CLIENTS, PER_CLIENT = 20, 25
+TARGET_ON_HAND_MS, TARGET_LIST_P95_MS = 20.0, 50.0
+
+LOAD_SQL = [
+    f"""INSERT INTO item (code, name, type, unit, lot_tracked, safety_stock, lead_time_days,
+        active) SELECT 'ITEM-' || lpad(g::text, 6, '0'),
+        'Item ' || g || CASE WHEN g % 7 = 0 THEN ' gear' ELSE ' shaft' END, 'raw', 'pcs',
+        g % 2 = 0, 0, 0, true FROM generate_series(1, {ITEMS}) g""",
+    f"""INSERT INTO location (code, name, type, active)
+        SELECT 'LOC-' || g, 'Location ' || g, 'warehouse', true
+        FROM generate_series(1, {LOCATIONS}) g""",
+    f"""INSERT INTO lot (item_id, code, status, origin, received_quantity)
+        SELECT 2 * (((g - 1) % ({ITEMS} / 2)) + 1), 'L' || g,
+        CASE WHEN g % 10 = 0 THEN 'quarantine' ELSE 'released' END, 'receipt', 100
+        FROM generate_series(1, {LOTS}) g""",
+    f"""INSERT INTO stock (item_id, location_id, lot_id, quantity)
+        SELECT item_id, (id % {LOCATIONS}) + 1, id, 50 FROM lot""",
+    f"""INSERT INTO stock (item_id, location_id, lot_id, quantity)
+        SELECT id, (id % {LOCATIONS}) + 1, NULL, 20 FROM item WHERE NOT lot_tracked""",
+    f"""INSERT INTO inventory_transaction (type, item_id, lot_id, to_location_id, quantity,
+        user_id, username, ts, reference)
+        SELECT 'receipt', l.item_id, l.id, (l.id % {LOCATIONS}) + 1, 1, 'bench', 'bench',
+        now() - make_interval(mins => g), 'PO-' || g
+        FROM generate_series(1, {TRANSACTIONS}) g JOIN lot l ON l.id = ((g - 1) % {LOTS}) + 1""",
+]
+
+
+def machine() -> dict[str, Any]:
+    """What ran the benchmark."""
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_1m": os.getloadavg()[0],
+    }
+
+
+def load(db: TestDb) -> tuple[int, int]:
+    """Fill the database; returns (genealogy root lot id, a leaf lot id)."""
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        for sql in LOAD_SQL:
+            conn.execute(sql)
+        # genealogy: a product lot made of FAN_OUT lots, each made of FAN_OUT, LEVELS deep
+        item = conn.execute("SELECT max(id) FROM item").fetchone()
+        assert item is not None
+        root = _lot(conn, item[0], "GEN-ROOT")
+        frontier, links = [root], []
+        for level in range(1, LEVELS + 1):
+            nxt = []
+            for parent in frontier:
+                for k in range(FAN_OUT):
+                    child = _lot(conn, item[0], f"GEN-{level}-{parent}-{k}")
+                    links.append((parent, child))
+                    nxt.append(child)
+            frontier = nxt
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY lot_link (parent_lot_id, child_lot_id, quantity) FROM STDIN") as copy,
+        ):
+            for parent, child in links:
+                copy.write_row((parent, child, 1))
+        conn.execute("ANALYZE")
+        return root, frontier[0]
+
+
+def _lot(conn: psycopg.Connection[Any], item_id: int, code: str) -> int:
+    row = conn.execute(
+        "INSERT INTO lot (item_id, code, status, origin, received_quantity) "
+        "VALUES (%s, %s, 'released', 'receipt', 1) RETURNING id",
+        (item_id, code),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """Median and p95 in ms."""
+    return {
+        "p50_ms": round(statistics.median(values), 3),
+        "p95_ms": round(percentile(values, 0.95), 3),
+    }
+
+
+async def concurrently(call: Callable[[int], Awaitable[None]]) -> list[float]:
+    """CLIENTS tasks each making PER_CLIENT calls; latencies in ms."""
+    latencies: list[float] = []
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        for _ in range(PER_CLIENT):
+            start = time.perf_counter()
+            await call(rng.randrange(1, ITEMS + 1))
+            latencies.append((time.perf_counter() - start) * 1000)
+
+    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
+    return latencies
+
+
+async def naive_backward(session: AsyncSession, root: int) -> int:
+    """Baseline: one query per lot (N+1), depth first."""
+    seen, stack = 0, [root]
+    while stack:
+        lot = stack.pop()
+        children = (
+            await session.execute(
+                text("SELECT child_lot_id FROM lot_link WHERE parent_lot_id = :p"), {"p": lot}
+            )
+        ).scalars()
+        for child in children:
+            seen += 1
+            stack.append(child)
+    return seen
+
+
+async def run(db: TestDb, root: int, leaf: int) -> dict[str, Any]:
+    app = create_app(api_settings(db, db_pool_size=CLIENTS), background=False)
+    sessions = app.state.db.sessions
+    results: dict[str, Any] = {}
+
+    async def on_hand(item_id: int) -> None:
+        async with sessions() as session:
+            await inventory.on_hand(session=session, item_id=item_id)
+
+    async def usable(item_id: int) -> None:
+        async with sessions() as session:
+            await inventory.on_hand(session=session, item_id=item_id, usable_only=True)
+
+    async def from_ledger(item_id: int) -> None:
+        async with sessions() as session:
+            await session.scalar(
+                select(func.coalesce(func.sum(InventoryTransaction.quantity), 0)).where(
+                    InventoryTransaction.item_id == item_id
+                )
+            )
+
+    for name, call in (
+        ("on_hand", on_hand),
+        ("on_hand_usable", usable),
+        ("ledger_sum", from_ledger),
+    ):
+        await concurrently(call)  # warm-up
+        results[name] = summary(await concurrently(call))
+
+    async with api_client(app, principal_for("planner")) as client:
+
+        def get(path: str, **params: Any) -> Callable[[int], Awaitable[None]]:
+            async def call(item_id: int) -> None:
+                resolved = {k: (item_id if v == "ITEM" else v) for k, v in params.items()}
+                r = await client.get(path.replace("{item}", str(item_id)), params=resolved)
+                assert r.status_code == 200, r.text
+
+            return call
+
+        endpoints = {
+            "api_item_on_hand": get("/api/v1/inventory/items/{item}/on-hand"),
+            "api_stock_search": get("/api/v1/inventory/stock", q="gear", location_id=7),
+            "api_lots_filter": get("/api/v1/inventory/lots", item_id="ITEM", status="released"),
+            "api_ledger_filter": get(
+                "/api/v1/inventory/transactions", item_id="ITEM", type="receipt", q="PO-1"
+            ),
+        }
+        for name, call in endpoints.items():
+            await concurrently(call)
+            results[name] = summary(await concurrently(call))
+
+    async def timed(fn: Callable[[], Awaitable[Any]], runs: int = 7) -> float:
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await fn()
+            samples.append((time.perf_counter() - start) * 1000)
+        return round(statistics.median(samples[1:]), 3)
+
+    async with sessions() as session:
+        trace = await genealogy.trace(
+            session=session, lot_id=root, direction=genealogy.Direction.BACKWARD
+        )
+        nodes = len(trace.lots)
+        results["genealogy"] = {
+            "lots": nodes,
+            "levels": LEVELS,
+            "backward_trace_ms": await timed(
+                lambda: genealogy.trace(
+                    session=session, lot_id=root, direction=genealogy.Direction.BACKWARD
+                )
+            ),
+            "forward_trace_ms": await timed(
+                lambda: genealogy.trace(
+                    session=session, lot_id=leaf, direction=genealogy.Direction.FORWARD
+                )
+            ),
+            "naive_backward_ms": await timed(lambda: naive_backward(session, root), runs=3),
+        }
+        assert await naive_backward(session, root) == nodes
+    await app.state.db.dispose()
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        (name, f"{v['p50_ms']:.2f}", f"{v['p95_ms']:.2f}")
+        for name, v in results.items()
+        if isinstance(v, dict) and "p50_ms" in v
+    ]
+    lines = [f"{'operation (20 clients)':<24} {'p50 ms':>9} {'p95 ms':>9}"]
+    lines += [f"{n:<24} {a:>9} {b:>9}" for n, a, b in rows]
+    g = results["genealogy"]
+    lines += [
+        "",
+        f"genealogy: {g['lots']} lots over {g['levels']} levels",
+        f"  backward trace (recursive SQL)  {g['backward_trace_ms']:.1f} ms",
+        f"  forward trace from a leaf       {g['forward_trace_ms']:.1f} ms",
+        f"  naive per-lot query loop        {g['naive_backward_ms']:.1f} ms",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    with private_cluster() as cluster:
+        name = databases.migrated_template(cluster, name="bench_inventory")
+        db = TestDb(cluster=cluster, name=name)
+        started = time.perf_counter()
+        root, leaf = load(db)
+        load_s = time.perf_counter() - started
+        results = asyncio.run(run(db, root, leaf))
+    g = results["genealogy"]
+    ratios = {
+        "on_hand_vs_ledger_sum_p50": round(
+            results["ledger_sum"]["p50_ms"] / results["on_hand"]["p50_ms"], 1
+        ),
+        "trace_vs_naive": round(g["naive_backward_ms"] / g["backward_trace_ms"], 1),
+    }
+    payload = {
+        "benchmark": "inventory",
+        "date": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "data": {
+            "items": ITEMS,
+            "locations": LOCATIONS,
+            "lots": LOTS,
+            "transactions": TRANSACTIONS,
+            "load_seconds": round(load_s, 1),
+        },
+        "clients": CLIENTS,
+        "requests_per_client": PER_CLIENT,
+        "baseline": "on-hand summed from the 1M-row ledger; genealogy by one query per lot; "
+        "same database, same run",
+        "targets": {"on_hand_p95_ms": TARGET_ON_HAND_MS, "list_p95_ms": TARGET_LIST_P95_MS},
+        "results": results,
+        "ratios": ratios,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "inventory.json").write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+    print(table(results))
+    print(f"\nratios: {ratios}  (load {load_s:.0f} s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
