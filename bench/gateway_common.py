@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,7 +69,7 @@ def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def median(values: list[float]) -> float:
+def median(values: Sequence[float]) -> float:
     """Median (0 for an empty list)."""
     return statistics.median(values) if values else 0.0
 

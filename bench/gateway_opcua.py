@@ -60,7 +60,9 @@ async def raw_rate(endpoint: str, seconds: float, interval_ms: int) -> float:
         await sub.init()
         for start in range(0, len(children), 1000):
             await sub.subscribe_data_change(
-                children[start : start + 1000], queuesize=10, sampling_interval=0
+                children[start : start + 1000],
+                queuesize=10,
+                sampling_interval=0.0,  # type: ignore[call-overload]
             )
         await asyncio.sleep(3)
         first, t0 = _Count.received, time.monotonic()

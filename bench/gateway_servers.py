@@ -23,7 +23,8 @@ from tests.support.net import LOOPBACK as LOOP_HOST  # benchmarks run on loopbac
 async def opcua(port: int, variables: int, hz: float) -> None:
     """Variables Objects/Bench/v<n> (ns of urn:knu-mes:bench), all rewritten `hz` times a
     second with the current time as source timestamp."""
-    from asyncua import Server, ua
+    from asyncua import ua
+    from asyncua.server.server import Server
 
     server = Server()
     await server.init()
@@ -31,7 +32,8 @@ async def opcua(port: int, variables: int, hz: float) -> None:
     ns = await server.register_namespace("urn:knu-mes:bench")
     folder = await server.nodes.objects.add_folder(ns, "Bench")
     nodes = [
-        await folder.add_variable(ua.NodeId(f"v{n}", ns), f"v{n}", 0.0) for n in range(variables)
+        await folder.add_variable(ua.NodeId(f"v{n}", ns), f"v{n}", 0.0)  # type: ignore[arg-type]
+        for n in range(variables)
     ]
     ids = [node.nodeid for node in nodes]
     async with server:
@@ -42,8 +44,11 @@ async def opcua(port: int, variables: int, hz: float) -> None:
             tick += 1
             now = datetime.now(UTC)
             for n, node_id in enumerate(ids):
-                dv = ua.DataValue(ua.Variant(float(tick * 10_000 + n), ua.VariantType.Double),
-                                  SourceTimestamp=now, ServerTimestamp=now)  # fmt: skip
+                dv = ua.DataValue(
+                    ua.Variant(float(tick * 10_000 + n), ua.VariantType.Double),
+                    SourceTimestamp=now,  # type: ignore[arg-type]
+                    ServerTimestamp=now,  # type: ignore[arg-type]
+                )
                 await server.write_attribute_value(node_id, dv)
             delay = start + tick / hz - time.monotonic()
             await asyncio.sleep(max(0.0, delay))
