@@ -68,6 +68,17 @@ MES_ROOT="${MES_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${MES_UI_PUBLIC_URL:=http://$MES_PUBLIC_HOST:$MES_UI_PORT}"
 : "${MES_CORS_ORIGINS:=http://$MES_PUBLIC_HOST:$MES_UI_PORT,http://127.0.0.1:$MES_UI_PORT}"
 
+# --- live MES: machine states, downtime, counters, OEE, WebSockets ---------------------------------
+: "${MES_LIVE_ENGINE:=true}"                     # true | false: this API process may lead the derivation
+: "${MES_LIVE_ENGINE_INTERVAL:=1.0}"            # seconds between derivation passes of the leader
+: "${MES_LIVE_KPI_INTERVAL:=5}"                 # seconds between current-shift OEE publications
+: "${MES_LIVE_MICRO_STOP_S:=120}"               # stops shorter than this are minor stops (default)
+: "${MES_LIVE_STARTUP_S:=300}"                  # scrap this soon after a setup or repair is reduced yield
+: "${MES_LIVE_STALE_S:=900}"                    # no reading for this long: equipment shown as stale
+: "${MES_LIVE_RECOMPUTE_HOURS:=48}"             # hours recomputed after calendar/configuration changes
+: "${MES_LIVE_LEADER_RETRY_S:=2}"               # followers try to take the derivation lead this often
+: "${MES_LIVE_WS_SEND_TIMEOUT:=10}"             # seconds a WebSocket send may take before the client is dropped
+
 # --- Keycloak -------------------------------------------------------------------------------------
 : "${MES_KEYCLOAK_VERSION:=26.7.3}"
 : "${MES_KEYCLOAK_CACHE:=$HOME/.cache/knu-mes/keycloak}"
@@ -102,7 +113,9 @@ export MES_ROOT MES_ENV MES_HOME MES_SECRETS_FILE MES_LOG_LEVEL MES_LOG_FORMAT M
   MES_SIM_EVENT_LOG MES_SIM_OPCUA_SECURITY MES_SIM_PKI_DIR \
   MES_GATEWAY_CONFIG MES_GATEWAY_METRICS_HOST MES_GATEWAY_METRICS_PORT MES_GATEWAY_SPOOL_DIR \
   MES_GATEWAY_SPOOL_MAX_BYTES MES_GATEWAY_WRITE_TIMEOUT MES_API_HOST MES_API_PORT MES_API_WORKERS MES_UI_PORT \
-  MES_API_PUBLIC_URL MES_UI_PUBLIC_URL MES_CORS_ORIGINS MES_KEYCLOAK_VERSION MES_KEYCLOAK_CACHE \
+  MES_API_PUBLIC_URL MES_UI_PUBLIC_URL MES_CORS_ORIGINS MES_LIVE_ENGINE MES_LIVE_ENGINE_INTERVAL \
+  MES_LIVE_KPI_INTERVAL MES_LIVE_MICRO_STOP_S MES_LIVE_STARTUP_S MES_LIVE_STALE_S \
+  MES_LIVE_RECOMPUTE_HOURS MES_LIVE_LEADER_RETRY_S MES_LIVE_WS_SEND_TIMEOUT MES_KEYCLOAK_VERSION MES_KEYCLOAK_CACHE \
   MES_KEYCLOAK_HOST MES_KEYCLOAK_PORT MES_KEYCLOAK_MANAGEMENT_PORT MES_KEYCLOAK_URL \
   MES_KEYCLOAK_REALM MES_KEYCLOAK_DB_NAME MES_KEYCLOAK_ADMIN_USER MES_KEYCLOAK_UI_CLIENT \
   MES_KEYCLOAK_API_AUDIENCE MES_KEYCLOAK_GATEWAY_CLIENT MES_KEYCLOAK_TEST_CLIENT \
