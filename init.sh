@@ -286,6 +286,55 @@ ensure_api() {
   ok "API on $MES_API_PUBLIC_URL (log: $LOGS/api.log)"
 }
 
+# --- edge gateway --------------------------------------------------------------------------------
+gateway_ready() { curl -fsS "http://$MES_GATEWAY_METRICS_HOST:$MES_GATEWAY_METRICS_PORT/healthz" >/dev/null 2>&1; }
+
+# The configuration: generated for the simulated plant (and regenerated on every run, so it follows
+# the scenario) unless MES_GATEWAY_CONFIG is a file of the operator's own, which is left alone.
+gateway_config() {
+  local generated="written by \`mes sim export-gateway-config\`"
+  if [ -f "$MES_GATEWAY_CONFIG" ] && ! head -3 "$MES_GATEWAY_CONFIG" | grep -qF "$generated"; then
+    info "using $MES_GATEWAY_CONFIG (not generated: left as it is)"
+    return 0
+  fi
+  if "$VENV/bin/mes" sim --help >/dev/null 2>&1; then
+    mkdir -p "$(dirname "$MES_GATEWAY_CONFIG")"
+    "$VENV/bin/mes" sim export-gateway-config --scenario "$MES_SIM_SCENARIO" --out "$MES_GATEWAY_CONFIG.tmp" \
+      >>"$LOGS/gateway.log" 2>&1 || fail "mes sim export-gateway-config failed; see $LOGS/gateway.log"
+    mv "$MES_GATEWAY_CONFIG.tmp" "$MES_GATEWAY_CONFIG"
+    info "configuration for the simulated plant '$MES_SIM_SCENARIO' written to $MES_GATEWAY_CONFIG"
+    return 0
+  fi
+  return 1
+}
+
+ensure_gateway() {
+  if ! gateway_config; then
+    pending "no configuration at MES_GATEWAY_CONFIG=$MES_GATEWAY_CONFIG (and no simulators to generate one)"
+    return 0
+  fi
+  "$VENV/bin/mes" gateway --config "$MES_GATEWAY_CONFIG" --check >>"$LOGS/gateway.log" 2>&1 ||
+    fail "invalid gateway configuration: $(tail -1 "$LOGS/gateway.log")"
+  if pid_alive gateway && gateway_ready; then
+    kill -HUP "$(cat "$RUN/gateway.pid")" # pick up a regenerated configuration (buffers are kept)
+    ok "gateway already running; configuration reloaded (metrics: http://$MES_GATEWAY_METRICS_HOST:$MES_GATEWAY_METRICS_PORT/metrics)"
+    return 0
+  fi
+  if port_open "$MES_GATEWAY_METRICS_HOST" "$MES_GATEWAY_METRICS_PORT" && ! pid_alive gateway; then
+    fail "port MES_GATEWAY_METRICS_PORT=$MES_GATEWAY_METRICS_PORT is taken by another process"
+  fi
+  stop_bg gateway || true
+  start_bg gateway "$VENV/bin/mes" gateway --config "$MES_GATEWAY_CONFIG"
+  local i
+  for ((i = 0; i < 300; i++)); do
+    gateway_ready && break
+    pid_alive gateway || fail "the gateway exited; see $LOGS/gateway.log"
+    sleep 0.2
+  done
+  gateway_ready || fail "the gateway /healthz does not answer after 60 s; see $LOGS/gateway.log"
+  ok "gateway on $MES_GATEWAY_CONFIG (health: http://$MES_GATEWAY_METRICS_HOST:$MES_GATEWAY_METRICS_PORT/healthz, log: $LOGS/gateway.log)"
+}
+
 # --- commands ------------------------------------------------------------------------------------
 cmd_up() {
   step "Prerequisites (system packages, Python venv, UI build)"
@@ -320,7 +369,7 @@ cmd_up() {
   pending "not built yet (issue: Simulators)"
 
   step "Edge gateway"
-  pending "not built yet (issue: Edge gateway)"
+  ensure_gateway
 
   step "API"
   ensure_api

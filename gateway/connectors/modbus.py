@@ -24,6 +24,7 @@ from gateway.records import Record, SignalSpec, utcnow
 
 log = logging.getLogger("gateway.modbus")
 
+UNREACHABLE_CODES = {10, 11}  # gateway path unavailable, gateway target failed to respond
 READS = {
     "holding": "read_holding_registers",
     "input": "read_input_registers",
@@ -141,6 +142,9 @@ class ModbusConnector(Connector):
             raise LinkLost(f"{self.endpoint}: {err}") from err
         now = utcnow()
         if response.isError():
+            code = getattr(response, "exception_code", None)
+            if code in UNREACHABLE_CODES:  # a Modbus gateway says the device does not answer
+                raise LinkLost(f"{self.endpoint}: device unreachable (exception code {code})")
             return self._refused_block(block, response, now)
         self._refused.discard((block.table, block.address))
         out = []
