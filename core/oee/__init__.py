@@ -1,0 +1,1 @@
+"""OEE: availability x performance x quality with the six big losses."""

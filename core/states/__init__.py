@@ -1,0 +1,1 @@
+"""Machine states from signals: state timeline, automatic downtime, reason rules."""
