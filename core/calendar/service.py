@@ -461,9 +461,16 @@ def _as_def(pattern: ShiftPattern) -> PatternDef:
     )
 
 
-def _aware(value: datetime, field: str) -> datetime:
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def aware(value: datetime, field: str) -> datetime:
+    """The moment in UTC; 422 without a time zone or outside 2000..2200."""
     if value.tzinfo is None:
         raise ValidationFailed(field, "give a time zone (e.g. Z or +09:00)")
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationFailed(field, "must lie between 2000-01-01 and 2200-01-01")
     return value.astimezone(UTC)
 
 
@@ -475,7 +482,7 @@ async def shift_instances(
     Each day uses the nearest assignment up the hierarchy valid on it (the equipment's own,
     else its line's, area's or site's). Three queries whatever the range.
     """
-    start, end = _aware(start, "start"), _aware(end, "end")
+    start, end = aware(start, "start"), aware(end, "end")
     if end <= start:
         raise ValidationFailed("end", "must be after start")
     if end - start > MAX_RANGE:
@@ -540,7 +547,7 @@ async def shift_at(
 ) -> tuple[ShiftInstance | None, bool]:
     """The shift of the equipment containing `at` (None outside shifts), and whether `at` falls
     in one of its breaks or a non-working period."""
-    at = _aware(at, "at")
+    at = aware(at, "at")
     instances = await shift_instances(
         session=session, equipment_id=equipment_id, start=at, end=at + timedelta(microseconds=1)
     )

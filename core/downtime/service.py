@@ -17,6 +17,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from core.audit import service as audit
 from core.auth.principal import Principal
+from core.calendar.service import EARLIEST
 from core.common.listing import ListParams, ListSpec, paginate
 from core.common.schemas import Page
 from core.downtime.models import DowntimeEvent, DowntimeReason, DowntimeSource, ReasonKind
@@ -328,6 +329,8 @@ def _aware(value: datetime, field: str) -> datetime:
         raise ValidationFailed(field, "give a time zone (e.g. Z)")
     if value > now() + FUTURE_TOLERANCE:
         raise ValidationFailed(field, "lies in the future")
+    if value < EARLIEST:
+        raise ValidationFailed(field, "must not be before 2000-01-01")
     return value
 
 

@@ -13,7 +13,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,14 +66,12 @@ PLANNED_SQL = """
 
 def check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """Aware, ordered, at most a year."""
-    for name, value in (("start", start), ("end", end)):
-        if value.tzinfo is None:
-            raise ValidationFailed(name, "give a time zone (e.g. Z or +09:00)")
+    start, end = calendar.aware(start, "start"), calendar.aware(end, "end")
     if end <= start:
         raise ValidationFailed("end", "must be after start")
     if end - start > MAX_RANGE:
         raise ValidationFailed("end", f"the range may span at most {MAX_RANGE.days} days")
-    return start.astimezone(UTC), end.astimezone(UTC)
+    return start, end
 
 
 def zone(name: str) -> ZoneInfo:

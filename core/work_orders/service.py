@@ -18,6 +18,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from core.audit import service as audit
 from core.auth.principal import Principal
+from core.calendar.service import EARLIEST
 from core.common.listing import ListParams, ListSpec, paginate
 from core.common.schemas import Page
 from core.equipment import service as equipment_service
@@ -520,6 +521,8 @@ async def report(
         raise ValidationFailed("body.reported_at", "give a time zone (e.g. Z)")
     if at > now() + FUTURE_TOLERANCE:
         raise ValidationFailed("body.reported_at", "lies in the future")
+    if at < EARLIEST:
+        raise ValidationFailed("body.reported_at", "must not be before 2000-01-01")
     operation: WorkOrderOperation | None = None
     if data.operation_id is not None:
         operation = next((o for o in work_order.operations if o.id == data.operation_id), None)

@@ -233,6 +233,22 @@ async def test_bad_queries_and_pattern_maintenance(as_roles: AsRoles) -> None:
                 404,
             ),
             ({"equipment_id": eq, "start": "yesterday", "end": "2026-12-02T00:00:00Z"}, 422),
+            (
+                {
+                    "equipment_id": eq,
+                    "start": "0001-01-01T00:00:00Z",
+                    "end": "0001-01-02T00:00:00Z",
+                },
+                422,
+            ),
+            (
+                {
+                    "equipment_id": eq,
+                    "start": "9999-12-30T00:00:00Z",
+                    "end": "9999-12-31T00:00:00Z",
+                },
+                422,
+            ),
         ]:
             r = await client.get(url, params=params)
             assert r.status_code == status, (params, r.text)
