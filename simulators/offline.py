@@ -11,7 +11,6 @@ import gzip
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, cast
 
 import orjson
 
@@ -34,11 +33,25 @@ class OfflineSummary:
     events: int
 
 
-def _open(path: Path) -> IO[bytes]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        return cast(IO[bytes], gzip.open(path, "wb", compresslevel=5))
-    return path.open("wb")
+class _Output:
+    """A series file, gzip-compressed (reproducibly: no name, no mtime) for `.gz` paths."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._raw = path.open("wb")
+        self._gzip = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, compresslevel=5, mtime=0)
+            if path.suffix == ".gz"
+            else None
+        )
+
+    def write(self, data: bytes) -> None:
+        (self._gzip or self._raw).write(data)
+
+    def close(self) -> None:
+        if self._gzip is not None:
+            self._gzip.close()
+        self._raw.close()
 
 
 def run_offline(
@@ -57,7 +70,7 @@ def run_offline(
     origin_s = origin.timestamp()
     log = EventLog(events_path, origin_s)
     log.write([run_start_event(scenario, seed, origin=origin, mode="offline", speed=None)])
-    series = _open(series_path) if series_path is not None else None
+    series = _Output(series_path) if series_path is not None else None
     lines = values = events = 0
     names = [[g.names for g in m.groups] for m in plant.machines]
     codes = [m.code for m in plant.machines]

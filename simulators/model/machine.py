@@ -45,8 +45,8 @@ class Machine:
         self.held_part = False
         self.pm_pending = False
         self.buffer = defn.buffer_initial
-        self.good = 0
-        self.scrap = 0
+        self.good = defn.initial_good
+        self.scrap = defn.initial_scrap
         self.last_cycle = defn.ideal_cycle
         self.cycle_start = 0.0
         self.setpoint = defn.setpoint

@@ -170,13 +170,12 @@ class Plant:
             mode = str(params.get("mode") or "command")
             if mode not in FAIL_MODES:
                 raise CommandError(f"mode must be one of {', '.join(FAIL_MODES)}")
-            m.repair_override = (_seconds(params, "response"), _seconds(params, "duration"))
-            alarm = params.get("alarm_code") or ALARM_CODES.get(mode, (None,))[0]
-            if not m.fail(
-                t, None, cause="command", mode=mode, alarm_code=int(alarm) if alarm else None
-            ):
-                m.repair_override = (None, None)
+            if m.state in (S.DOWN, S.MAINTENANCE):
                 raise CommandError(f"{m.code} is already {m.state.label}")
+            response, duration = _seconds(params, "response"), _seconds(params, "duration")
+            alarm = params.get("alarm_code") or ALARM_CODES.get(mode, (None,))[0]
+            m.repair_override = (response, duration)
+            m.fail(t, None, cause="command", mode=mode, alarm_code=int(alarm) if alarm else None)
         elif command == "maintain":
             if m.state in (S.DOWN, S.MAINTENANCE):
                 raise CommandError(f"{m.code} is {m.state.label}")

@@ -95,6 +95,8 @@ class MachineDef:
     maintenance_first: float | None
     modbus_layout: Literal["float32", "int16"]
     word_order: WordOrder
+    initial_good: int = 0
+    initial_scrap: int = 0
 
     @property
     def topic_prefix(self) -> str:

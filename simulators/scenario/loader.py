@@ -64,6 +64,14 @@ class ScenarioError(ConfigError):
         self.problems = problems
 
 
+class DuplicateKey(Exception):
+    """A mapping repeats a key (YAML would silently keep the last one)."""
+
+    def __init__(self, path: KeyPath, line: int, first: int) -> None:
+        super().__init__(f"duplicate key at {path}")
+        self.path, self.line, self.first = path, line, first
+
+
 @dataclass(frozen=True)
 class Located:
     """Parsed YAML plus the line of each key path."""
@@ -117,6 +125,13 @@ def parse_yaml(text: str, source: str) -> Located:
         node = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
         data = None if node is None else _build(loader, node, (), lines)
+    except DuplicateKey as dup:
+        raise ScenarioError(
+            [
+                f"scenario error: {source}:{dup.line}: {format_path(dup.path)}: "
+                f"duplicate key (first on line {dup.first})"
+            ]
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -136,7 +151,10 @@ def _build(
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             child = (*path, str(key))
-            lines[child] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in out:
+                raise DuplicateKey(child, line, lines[child])
+            lines[child] = line
             out[key] = _build(loader, value_node, child, lines)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -581,6 +599,8 @@ def resolve(spec: ScenarioFile, site: SiteSpec, source: str, params: dict[str, s
                         maintenance_first=m.maintenance.first if m.maintenance else None,
                         modbus_layout=m.modbus.layout,
                         word_order=m.modbus.word_order or word_order,
+                        initial_good=m.counters.good,
+                        initial_scrap=m.counters.scrap,
                     )
                 )
     return Scenario(

@@ -97,6 +97,13 @@ class BufferSpec(Strict):
     initial: int = Field(default=5, ge=0)
 
 
+class CountersSpec(Strict):
+    """Counter values at the start (real machines rarely start from zero; wraps at 2^32)."""
+
+    good: int = Field(default=0, ge=0, le=4294967295)
+    scrap: int = Field(default=0, ge=0, le=4294967295)
+
+
 class ModbusMachineSpec(Strict):
     """Register layout of a Modbus machine (see docs/simulators.md)."""
 
@@ -121,6 +128,7 @@ class MachineSpec(Strict):
     buffer: BufferSpec | None = None
     initial_state: Literal["running", "idle"] = "running"
     setpoint: float = Field(default=100.0, ge=10, le=120)
+    counters: CountersSpec = CountersSpec()
     sample_period: Seconds | None = Field(default=None, gt=0)
     signals: dict[str, SignalSpec] = {}
     extra_signals: int = Field(default=0, ge=0, le=2000)
