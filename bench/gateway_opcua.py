@@ -76,8 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--variables", type=int, default=1000)
-    parser.add_argument("--hz", type=float, default=5)
+    parser.add_argument("--variables", type=int, default=2000)
+    parser.add_argument("--hz", type=float, default=10)
     args = parser.parse_args()
     raw: list[float] = []
     gateway: list[float] = []

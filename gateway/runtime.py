@@ -33,6 +33,11 @@ from gateway.sinks.writer import ReadingWriter
 log = logging.getLogger("gateway")
 
 LINK_FLUSH_S = 2.0
+QUIET_LIBRARIES = {  # libraries that log every failed reconnect attempt
+    "psycopg.pool": logging.ERROR,
+    "pymodbus": logging.CRITICAL,
+    "asyncua": logging.ERROR,
+}
 HEARTBEAT_TICK_S = 1.0
 
 
@@ -376,6 +381,9 @@ async def serve(config_path: Path, settings: GatewaySettings) -> None:
     # less often, and keep start-up objects out of the older collections altogether.
     gc.set_threshold(50_000, 50, 100)
     gc.freeze()
+    if settings.log_level != "DEBUG":  # outages are logged once by the coordinators/forwarder
+        for name, level in QUIET_LIBRARIES.items():
+            logging.getLogger(name).setLevel(level)
     config = load_config(config_path)
     gateway = Gateway(config, settings, config_path=config_path)
     await gateway.run()

@@ -135,6 +135,7 @@ class OpcuaConnector(Connector):
     async def _client(self) -> Client:
         device = self.device
         client = Client(device.endpoint, timeout=device.timeout_ms / 1000, watchdog_intervall=1.0)
+        client.session_timeout = 600_000  # what servers commonly grant (10 min)
         client.name = client.description = f"KNU MES gateway {self.context.gateway_id}"
         security = device.security
         if security is not None and security.policy == "Basic256Sha256":
@@ -168,9 +169,13 @@ class OpcuaConnector(Connector):
         try:
             for _ in range(self.device.connections):
                 client = await self._client()
-                self._clients.append(client)
                 client.connection_lost_callback = self._connection_lost
-                await client.connect()
+                try:
+                    await client.connect()
+                except BaseException:
+                    client.disconnect_socket()
+                    raise
+                self._clients.append(client)
             await self._resolve(self._clients[0])
         except REFUSED as err:
             raise DeviceRefused(f"{self.endpoint} refused the session: {err}") from err
