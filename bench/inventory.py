@@ -252,7 +252,8 @@ async def run(db: TestDb, root: int, leaf: int) -> dict[str, Any]:
 
         endpoints = {
             "api_item_on_hand": get("/api/v1/inventory/items/{item}/on-hand"),
-            "api_stock_search": get("/api/v1/inventory/stock", q="gear", location_id=7),
+            "api_stock_search_code": get("/api/v1/inventory/stock", q="ITEM-0123"),
+            "api_stock_search_broad": get("/api/v1/inventory/stock", q="gear", location_id=7),
             "api_lots_filter": get("/api/v1/inventory/lots", item_id="ITEM", status="released"),
             "api_ledger_filter": get(
                 "/api/v1/inventory/transactions", item_id="ITEM", type="receipt", q="PO-1"

@@ -7,11 +7,11 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.inventory import lots
-from core.inventory.models import Stock
+from core.inventory.models import LotStatus
 from core.inventory.schemas import Trace, TraceLot, TraceNode
 from core.items.models import Item
 
@@ -42,7 +42,8 @@ WITH RECURSIVE trace(lot_id, quantity, level, path) AS (
     WHERE t.level < :max_depth AND e.lot_id <> ALL (t.path)
 )
 SELECT t.lot_id, t.quantity, t.level, t.path, lot.code AS lot_code, lot.item_id,
-       item.code AS item_code, lot.status
+       item.code AS item_code, lot.status,
+       COALESCE((SELECT sum(s.quantity) FROM stock s WHERE s.lot_id = t.lot_id), 0) AS on_hand
 FROM (SELECT * FROM trace LIMIT :limit) t
 JOIN lot ON lot.id = t.lot_id
 JOIN item ON item.id = lot.item_id
@@ -78,7 +79,7 @@ async def trace(
         item_code=item_code or "",
         direction=direction.value,
         tree=_tree(rows),
-        lots=await _flat(session, rows),
+        lots=_flat(rows),
         truncated=truncated,
     )
 
@@ -89,13 +90,14 @@ def _tree(rows: list[Any]) -> list[TraceNode]:
     by_path: dict[tuple[int, ...], TraceNode] = {}
     for row in rows:
         path = tuple(row["path"])
-        node = TraceNode(
+        node = TraceNode.model_construct(  # trusted rows: no validation of 10,000s of nodes
             lot_id=row["lot_id"],
             lot_code=row["lot_code"],
             item_id=row["item_id"],
             item_code=row["item_code"],
             quantity=row["quantity"],
             level=row["level"],
+            children=[],
         )
         by_path[path] = node
         parent = by_path.get(path[:-1])
@@ -103,36 +105,23 @@ def _tree(rows: list[Any]) -> list[TraceNode]:
     return top
 
 
-async def _flat(session: AsyncSession, rows: list[Any]) -> list[TraceLot]:
+def _flat(rows: list[Any]) -> list[TraceLot]:
     """Each lot once, at its nearest level, with its on-hand."""
     nearest: dict[int, Any] = {}
     for row in rows:
         seen = nearest.get(row["lot_id"])
         if seen is None or row["level"] < seen["level"]:
             nearest[row["lot_id"]] = row
-    held: dict[int, Decimal] = {}
-    if nearest:
-        held = {
-            lot_id: Decimal(quantity)
-            for lot_id, quantity in (
-                await session.execute(
-                    select(Stock.lot_id, func.sum(Stock.quantity))
-                    .where(Stock.lot_id.in_(list(nearest)))
-                    .group_by(Stock.lot_id)
-                )
-            ).all()
-            if lot_id is not None
-        }
     ordered = sorted(nearest.values(), key=lambda r: (r["level"], r["item_code"], r["lot_code"]))
     return [
-        TraceLot(
+        TraceLot.model_construct(  # trusted rows, as for the tree
             lot_id=r["lot_id"],
             lot_code=r["lot_code"],
             item_id=r["item_id"],
             item_code=r["item_code"],
-            status=r["status"],
+            status=LotStatus(r["status"]),
             level=r["level"],
-            on_hand=held.get(r["lot_id"], Decimal(0)),
+            on_hand=Decimal(r["on_hand"]),
         )
         for r in ordered
     ]

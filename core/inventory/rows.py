@@ -6,11 +6,11 @@ quantities select labelled columns instead and page them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.common.listing import ListParams, ListSpec, apply_filters
@@ -28,11 +28,16 @@ async def paginate_rows(
     schema: type[M],
     tiebreak: Any,
     filters: Mapping[Any, Any] | None = None,
+    search: Callable[[str], ColumnElement[bool]] | None = None,
 ) -> Page[M]:
     """Run `stmt` (labelled columns matching `schema`) with search, filters, sort (then
-    `tiebreak`, so pages are stable) and window, and count the total."""
+    `tiebreak`, so pages are stable) and window, and count the total. `search` replaces the
+    spec's search condition (e.g. with subqueries that can use the trigram indexes)."""
     stmt = apply_filters(stmt, filters or {})
-    condition = spec.where_search(params.q)
+    if search is not None and params.q:
+        condition: ColumnElement[bool] | None = search(params.q)
+    else:
+        condition = spec.where_search(params.q)
     if condition is not None:
         stmt = stmt.where(condition)
     order = [*spec.order_by(params.sort), tiebreak]

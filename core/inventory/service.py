@@ -66,7 +66,7 @@ TRANSACTION_SPEC = ListSpec(
 )
 
 STOCK_SPEC = ListSpec(
-    search=[Item.code, Item.name, Lot.code, Location.code],
+    search=[Item.code, Item.name, Lot.code, Location.code],  # see _stock_search
     sort={
         "item_code": Item.code,
         "lot_code": Lot.code,
@@ -660,6 +660,22 @@ async def list_transactions(
     )
 
 
+def _stock_search(q: str) -> ColumnElement[bool]:
+    """Stock whose item code/name, lot code or location code contains `q`: one indexed
+    subquery per table instead of filtering the joined rows."""
+
+    def matching(*columns: Any) -> ColumnElement[bool]:
+        condition = ListSpec(search=columns, sort={}, default_sort="").where_search(q)
+        assert condition is not None
+        return condition
+
+    return or_(
+        Stock.item_id.in_(select(Item.id).where(matching(Item.code, Item.name))),
+        Stock.lot_id.in_(select(Lot.id).where(matching(Lot.code))),
+        Stock.location_id.in_(select(Location.id).where(matching(Location.code))),
+    )
+
+
 async def list_stock(
     *,
     session: AsyncSession,
@@ -683,8 +699,9 @@ async def list_stock(
             Stock.quantity,
             Stock.updated_at,
         )
-        .join(Item, Item.id == Stock.item_id)
-        .join(Location, Location.id == Stock.location_id)
+        # outer joins (the foreign keys guarantee the rows): the count query can drop them
+        .outerjoin(Item, Item.id == Stock.item_id)
+        .outerjoin(Location, Location.id == Stock.location_id)
         .outerjoin(Lot, Lot.id == Stock.lot_id)
     )
     if not include_empty:
@@ -696,6 +713,7 @@ async def list_stock(
         params,
         schema=StockOut,
         tiebreak=Stock.id,
+        search=_stock_search,
         filters={
             Stock.item_id: item_id,
             Stock.lot_id: lot_id,
