@@ -157,14 +157,28 @@ class Route:
     timestamp: Callable[[Any], Any] | None
     quality: Callable[[Any], Any] | None
     batch: Callable[[Any], Any] | None
+    value_key: str | None = None  # the paths when they are one plain key (the fast path)
+    ts_key: str | None = None
+    q_key: str | None = None
 
     @classmethod
     def compile(cls, config: MqttSubscription) -> Route:
         """From a subscription's configuration."""
         value = getter(config.value)
         assert value is not None
-        return cls(config, value, getter(config.timestamp), getter(config.quality),
-                   getter(config.batch))  # fmt: skip
+        route = cls(config, value, getter(config.timestamp), getter(config.quality),
+                    getter(config.batch))  # fmt: skip
+        route.value_key = _plain(config.value)
+        route.ts_key = _plain(config.timestamp)
+        route.q_key = _plain(config.quality)
+        return route
+
+
+def _plain(path: str | None) -> str | None:
+    """`path` when it is a single non-numeric key."""
+    if path is None or "." in path or path.isdigit() or not path:
+        return None
+    return path
 
 
 def keyer(template: str, topic: str, levels: list[str]) -> Callable[[dict[str, Any]], str]:
@@ -208,6 +222,7 @@ def keyer(template: str, topic: str, levels: list[str]) -> Callable[[dict[str, A
                     raise Malformed("bad_signal", f"signal template needs {name!r}")
                 return f"{head}{value}{tail}"
 
+            one.parts = (head, name, tail)  # type: ignore[attr-defined]
             return one
 
     def general(element: dict[str, Any]) -> str:
@@ -297,6 +312,8 @@ class Mapper:
                 self._keyers.clear()
             key_of = self._keyers[topic] = keyer(config.signal, topic, levels)
         get_value, get_ts, get_q = route.value, route.timestamp, route.quality
+        parts: tuple[str, str, str] | None = getattr(key_of, "parts", None)
+        vk, tk, qk = route.value_key, route.ts_key, route.q_key
         known = self.known
         times: dict[str, datetime] = {}
         records: list[Record] = []
@@ -307,13 +324,22 @@ class Mapper:
                 if route.batch is not None:
                     raise Malformed("bad_element", "batch elements must be objects")
                 element = {}  # a scalar payload: only topic levels and defaults apply
-            key = key_of(element)
-            raw = get_value(element)
+            if parts is not None:
+                field = element.get(parts[1], _MISSING)
+                if field is _MISSING:
+                    raise Malformed("bad_signal", f"signal template needs {parts[1]!r}")
+                key = f"{parts[0]}{field}{parts[2]}"
+            else:
+                key = key_of(element)
+            raw = element.get(vk, _MISSING) if vk is not None else get_value(element)
             if raw is _MISSING:
                 raise Malformed("missing_value", f"no {config.value!r} in the payload")
             kind = type(raw)
             value = float(raw) if kind is float or kind is int else parse_value(raw)
-            ts_raw = get_ts(element) if get_ts is not None else _MISSING
+            if tk is not None:
+                ts_raw = element.get(tk, _MISSING)
+            else:
+                ts_raw = get_ts(element) if get_ts is not None else _MISSING
             if ts_raw is _MISSING:
                 ts_raw = message_ts
             source_ts: datetime | None
@@ -325,7 +351,10 @@ class Mapper:
                     source_ts = times[ts_raw] = parse_timestamp(ts_raw)
             else:
                 source_ts = parse_timestamp(ts_raw)
-            q_raw = get_q(element) if get_q is not None else _MISSING
+            if qk is not None:
+                q_raw = element.get(qk, _MISSING)
+            else:
+                q_raw = get_q(element) if get_q is not None else _MISSING
             if q_raw is _MISSING:
                 q_raw = message_q
             q = quality.GOOD if q_raw is _MISSING or q_raw is None else parse_quality(q_raw)
