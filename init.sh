@@ -286,6 +286,42 @@ ensure_api() {
   ok "API on $MES_API_PUBLIC_URL (log: $LOGS/api.log)"
 }
 
+# --- simulators ----------------------------------------------------------------------------------
+sim_status() { curl -fsS "http://$MES_SIM_CONTROL_HOST:$MES_SIM_CONTROL_PORT/status" 2>/dev/null; }
+sim_ready() { sim_status | grep -q '"ready":true'; }
+
+# every server the running scenario has accepts connections on its port
+sim_ports_open() {
+  local status
+  status=$(sim_status) || return 1
+  if [[ $status == *'"opcua":'* ]]; then port_open "$MES_SIM_OPCUA_HOST" "$MES_SIM_OPCUA_PORT" || return 1; fi
+  if [[ $status == *'"modbus":'* ]]; then port_open "$MES_SIM_MODBUS_HOST" "$MES_SIM_MODBUS_PORT" || return 1; fi
+  return 0
+}
+
+ensure_sim() {
+  local i port
+  if pid_alive sim && sim_ready && sim_ports_open; then
+    ok "simulated plant '$MES_SIM_SCENARIO' already running (control: http://$MES_SIM_CONTROL_HOST:$MES_SIM_CONTROL_PORT/status)"
+    return 0
+  fi
+  if ! pid_alive sim; then
+    for port in "$MES_SIM_CONTROL_PORT" "$MES_SIM_OPCUA_PORT" "$MES_SIM_MODBUS_PORT"; do
+      port_open "$MES_SIM_CONTROL_HOST" "$port" &&
+        fail "port $port (MES_SIM_CONTROL_PORT / MES_SIM_OPCUA_PORT / MES_SIM_MODBUS_PORT) is taken by another process"
+    done
+    start_bg sim "$VENV/bin/mes" sim
+  fi
+  for ((i = 0; i < 600; i++)); do
+    sim_ready && sim_ports_open && break
+    pid_alive sim || fail "the simulators exited: $(tail -1 "$LOGS/sim.log")"
+    sleep 0.2
+  done
+  sim_ready && sim_ports_open || fail "the simulators are not ready after 120 s; see $LOGS/sim.log"
+  ok "simulated plant '$MES_SIM_SCENARIO' (seed $MES_SIM_SEED, x$MES_SIM_SPEED): OPC UA opc.tcp://$MES_SIM_OPCUA_HOST:$MES_SIM_OPCUA_PORT/knu-mes/, Modbus TCP $MES_SIM_MODBUS_HOST:$MES_SIM_MODBUS_PORT, MQTT devices on $MES_MQTT_HOST:$MES_MQTT_PORT"
+  info "control http://$MES_SIM_CONTROL_HOST:$MES_SIM_CONTROL_PORT/status, ground truth $MES_SIM_EVENT_LOG, log $LOGS/sim.log"
+}
+
 # --- edge gateway --------------------------------------------------------------------------------
 gateway_ready() { curl -fsS "http://$MES_GATEWAY_METRICS_HOST:$MES_GATEWAY_METRICS_PORT/healthz" >/dev/null 2>&1; }
 
@@ -366,7 +402,7 @@ cmd_up() {
   fi
 
   step "Simulators"
-  pending "not built yet (issue: Simulators)"
+  ensure_sim
 
   step "Edge gateway"
   ensure_gateway

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,17 +116,6 @@ class SimulatorRuntime:
 
     async def start(self) -> None:
         """Control endpoint first (`ready: false` meanwhile), then the servers, then the clock."""
-        self.event_log.write(
-            [
-                run_start_event(
-                    self.scenario,
-                    self.options.seed,
-                    origin=self.origin,
-                    mode="live",
-                    speed=self.speed,
-                )
-            ]
-        )
         await self.control.start()
         ep = self.options.endpoints
         starting = []
@@ -167,6 +157,19 @@ class SimulatorRuntime:
             self.mqtt = MqttPublisher(self.scenario, self.faultbook, conn, self.origin_s)
             starting.append(self.mqtt.start())
         await asyncio.gather(*starting)
+        if self.options.origin is None and self.scenario.start is None:
+            await self._align_origin()  # simulated time starts now, on a whole second
+        self.event_log.write(
+            [
+                run_start_event(
+                    self.scenario,
+                    self.options.seed,
+                    origin=self.origin,
+                    mode="live",
+                    speed=self.speed,
+                )
+            ]
+        )
         for spec in self.options.faults:
             self.faultbook.add(spec)
         loop = asyncio.get_running_loop()
@@ -175,6 +178,17 @@ class SimulatorRuntime:
         self.ready = True
         self._task = loop.create_task(self._run())
         log.info("simulator ready", extra={"status": self.status()})
+
+    async def _align_origin(self) -> None:
+        """Wait for the next whole second and make it t=0 (samples land on whole seconds)."""
+        now = time.time()
+        await asyncio.sleep(math.ceil(now) - now)
+        self.origin = datetime.fromtimestamp(math.ceil(now), UTC)
+        self.origin_s = self.origin.timestamp()
+        self.event_log.origin_s = self.origin_s
+        for server in (self.opcua, self.mqtt):
+            if server is not None:
+                server.origin_s = self.origin_s
 
     async def wait(self) -> None:
         """Until `stop()`."""
@@ -307,6 +321,7 @@ class SimulatorRuntime:
             "faults": self.faultbook.describe(),
             "load": {
                 "ticks": c.ticks,
+                "busy_s": round(c.busy_s, 4),
                 "busy_ratio": round(c.busy_s / elapsed, 4),
                 "last_tick_s": round(c.last_tick_s, 4),
                 "max_tick_s": round(c.max_tick_s, 4),

@@ -126,8 +126,8 @@ class Machine:
                 self.defn.index,
             )
         for k, group in enumerate(self.groups):
-            self.engine.schedule(t, Kind.SAMPLE, self.defn.index, k)
             group.next_k = 0
+            self.engine.schedule(t + group.phase * group.period, Kind.SAMPLE, self.defn.index, k)
 
     # --- production ----------------------------------------------------------------------------
 

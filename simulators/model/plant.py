@@ -75,7 +75,9 @@ class Plant:
                 group = machine.groups[arg]
                 samples.append(Sample(t, index, arg, machine.sample(t, group)))
                 group.next_k += 1
-                engine.schedule(group.next_k * group.period, Kind.SAMPLE, index, arg)
+                engine.schedule(
+                    (group.next_k + group.phase) * group.period, Kind.SAMPLE, index, arg
+                )
             elif kind == Kind.SCHEDULED:
                 wear = machine.wears[arg // 4]
                 if token == wear.token:

@@ -18,7 +18,8 @@ class SampleGroup:
 
     period: float
     signals: list[SignalDef]
-    next_k: int = 0  # index of the next sample (sample k is at k * period)
+    next_k: int = 0  # index of the next sample (sample k is at (k + phase) * period)
+    phase: float = 0.0  # fraction of the period the samples are offset by
     names: list[str] = field(default_factory=list)  # signal names in sample order
 
 
@@ -32,7 +33,9 @@ def sample_groups(machine: MachineDef) -> list[SampleGroup]:
     """
     groups: dict[float, SampleGroup] = {}
     for sig in machine.signals:
-        group = groups.setdefault(sig.period, SampleGroup(sig.period, []))
+        group = groups.setdefault(
+            sig.period, SampleGroup(sig.period, [], phase=machine.sample_phase)
+        )
         group.signals.append(sig)
         group.names.append(sig.name)
     return list(groups.values())

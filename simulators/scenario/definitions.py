@@ -97,6 +97,7 @@ class MachineDef:
     word_order: WordOrder
     initial_good: int = 0
     initial_scrap: int = 0
+    sample_phase: float = 0.0  # samples at (k + phase) * period: devices are not in lockstep
 
     @property
     def topic_prefix(self) -> str:

@@ -272,6 +272,7 @@ def generate_site(gen: GenerateSpec) -> SiteSpec:
             "ideal_cycle": gen.ideal_cycle,
             "setup": 60,
             "extra_signals": gen.signals - len(STANDARD_SIGNALS),
+            "sample_phase": round(i / gen.machines, 6),  # spread the load over the period
         }
         if protocol == "modbus":
             unit_ids += 1
@@ -601,6 +602,7 @@ def resolve(spec: ScenarioFile, site: SiteSpec, source: str, params: dict[str, s
                         word_order=m.modbus.word_order or word_order,
                         initial_good=m.counters.good,
                         initial_scrap=m.counters.scrap,
+                        sample_phase=m.sample_phase,
                     )
                 )
     return Scenario(

@@ -130,6 +130,7 @@ class MachineSpec(Strict):
     setpoint: float = Field(default=100.0, ge=10, le=120)
     counters: CountersSpec = CountersSpec()
     sample_period: Seconds | None = Field(default=None, gt=0)
+    sample_phase: float = Field(default=0.0, ge=0, lt=1)  # offset, fraction of the period
     signals: dict[str, SignalSpec] = {}
     extra_signals: int = Field(default=0, ge=0, le=2000)
     failure_modes: list[FailureModeSpec] = []
