@@ -11,12 +11,27 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from core.common.schemas import Code, Name, OrmModel, PatchModel
+
+LocalTime = Annotated[
+    time,
+    PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$",
+            "description": "local wall-clock time, HH:MM",
+            "examples": ["06:00"],
+        }
+    ),
+]
 
 
 def _zone(name: str) -> str:
@@ -73,8 +88,8 @@ class BreakIn(BaseModel):
     )
 
     name: ShortName = Field(examples=["Lunch"])
-    start: time = Field(examples=["10:00"])
-    end: time = Field(examples=["10:30"])
+    start: LocalTime = Field(examples=["10:00"])
+    end: LocalTime = Field(examples=["10:30"])
 
     @model_validator(mode="after")
     def _not_empty(self) -> BreakIn:
@@ -91,8 +106,8 @@ class ShiftIn(BaseModel):
 
     code: ShiftCode = Field(examples=["C"])
     name: ShortName = Field(examples=["Night"])
-    start: time = Field(examples=["22:00"])
-    end: time = Field(examples=["06:00"])
+    start: LocalTime = Field(examples=["22:00"])
+    end: LocalTime = Field(examples=["06:00"])
     days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
         min_length=1, max_length=7, examples=[[1, 2, 3, 4, 5]]
     )
@@ -166,16 +181,14 @@ class BreakOut(OrmModel):
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_extra={
-            "examples": [
-                {"id": 3, "name": "Lunch", "start_time": "10:00:00", "end_time": "10:30:00"}
-            ]
+            "examples": [{"id": 3, "name": "Lunch", "start_time": "10:00", "end_time": "10:30"}]
         },
     )
 
     id: int
     name: str
-    start_time: time
-    end_time: time
+    start_time: LocalTime
+    end_time: LocalTime
 
 
 class ShiftOut(OrmModel):
@@ -189,8 +202,8 @@ class ShiftOut(OrmModel):
                     "id": 2,
                     "code": "A",
                     "name": "Early",
-                    "start_time": "06:00:00",
-                    "end_time": "14:00:00",
+                    "start_time": "06:00",
+                    "end_time": "14:00",
                     "days": [1, 2, 3, 4, 5],
                     "planned_minutes": 450,
                     "breaks": [],
@@ -202,8 +215,8 @@ class ShiftOut(OrmModel):
     id: int
     code: str
     name: str
-    start_time: time
-    end_time: time
+    start_time: LocalTime
+    end_time: LocalTime
     days: list[int]
     planned_minutes: int
     breaks: list[BreakOut]
