@@ -20,6 +20,7 @@ from core.config import ApiSettings
 from core.db import Database
 from core.errors import install_error_handlers
 from core.live.router import router as live_router
+from core.live.runtime import live_runtime
 from core.metrics import MetricsMiddleware
 from mes_common.settings import load_settings
 
@@ -83,7 +84,8 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_maintenance_loop(app, settings))] if background else []
         try:
-            yield
+            async with live_runtime(app, settings, background=background):
+                yield
         finally:
             for task in tasks:
                 task.cancel()

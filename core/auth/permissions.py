@@ -57,6 +57,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "quality:inspect": frozenset({R.OPERATOR, R.QUALITY, R.SUPERVISOR, R.ADMIN}),
     "quality:report_nc": frozenset({R.OPERATOR, R.QUALITY, R.SUPERVISOR, R.ENGINEER, R.ADMIN}),
     "quality:review_nc": frozenset({R.QUALITY, R.SUPERVISOR, R.ADMIN}),
+    # live MES: machine states (and how they are derived), OEE
+    "equipment_states:read": ALL,
+    "equipment_states:configure": frozenset({R.ENGINEER, R.SUPERVISOR, R.ADMIN}),
+    "oee:read": ALL,
 }
 
 # Paths reachable without a token (probes, metrics, the API description).

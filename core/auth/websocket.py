@@ -98,6 +98,7 @@ class AuthenticatedSocket:
         self.leeway = leeway
         self._principal = principal
         self._renewed = asyncio.Event()
+        self._send_lock = asyncio.Lock()  # one send at a time (replies, renewals, hub updates)
 
     @property
     def principal(self) -> Principal:
@@ -115,8 +116,9 @@ class AuthenticatedSocket:
         return self.expires_at + self.leeway
 
     async def send(self, message: Message) -> None:
-        """Send one JSON message."""
-        await self.websocket.send_text(json.dumps(message))
+        """Send one JSON message (sends from several tasks never interleave)."""
+        async with self._send_lock:
+            await self.websocket.send_text(json.dumps(message))
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket (idempotent)."""

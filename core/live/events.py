@@ -31,3 +31,33 @@ async def publish(session: AsyncSession, topic: str, data: dict[str, Any]) -> No
         text("SELECT pg_notify(:channel, :payload)"),
         {"channel": EVENTS_CHANNEL, "payload": encode(topic, data)},
     )
+
+
+async def publish_values(
+    session: AsyncSession,
+    topic: str,
+    values: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Publish `{"values": values, **extra}` for `topic`, split into as many events as the
+    payload limit needs (each carries some of the values; clients merge them). Returns how many.
+    """
+    extra = extra or {}
+    chunk: dict[str, Any] = {}
+    sent = 0
+    for key, value in values.items():
+        trial = {**chunk, key: value}
+        if chunk and len(encode_unchecked(topic, {"values": trial, **extra})) > MAX_PAYLOAD:
+            await publish(session, topic, {"values": chunk, **extra})
+            sent += 1
+            trial = {key: value}
+        chunk = trial
+    if chunk or not values:
+        await publish(session, topic, {"values": chunk, **extra})
+        sent += 1
+    return sent
+
+
+def encode_unchecked(topic: str, data: dict[str, Any]) -> bytes:
+    """The payload bytes without the size check."""
+    return orjson.dumps({"topic": topic, "data": data}, default=str)

@@ -225,6 +225,37 @@ async def stats(
     return [found.get(i, SignalStats(i, 0, None, None, None, None)) for i in signal_ids]
 
 
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """Count, extremes, sum and sum of squares of one signal over a range (Bad left out):
+    moments of several ranges add up, so statistics over unions of ranges can be merged."""
+
+    signal_id: int
+    n: int
+    vmin: float | None
+    vmax: float | None
+    vsum: float
+    vsumsq: float
+
+
+async def moments(
+    session: AsyncSession,
+    signal_ids: list[int],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+) -> list[Moments]:
+    """Moments per signal over [start, end) (rollups for long ranges, fresh data from raw)."""
+    res = choose_resolution(start, end)
+    sql = text(
+        "SELECT signal_id, sum(n), min(vmin), max(vmax), sum(vsum), sum(vsumsq)"
+        f" FROM ({_source_sql(res)}) src GROUP BY 1 ORDER BY 1"
+    )
+    rows = (await session.execute(sql, _params(signal_ids, start, end, res, now))).all()
+    return [Moments(r[0], int(r[1]), r[2], r[3], float(r[4] or 0), float(r[5] or 0)) for r in rows]
+
+
 async def latest(
     session: AsyncSession, signal_ids: list[int], *, since: datetime
 ) -> list[RawPoint]:
