@@ -380,8 +380,8 @@ async def get_inventory_transaction(
     "/stock",
     response_model=Page[StockOut],
     summary="List on-hand stock",
-    description="On-hand by item, lot and location. `q` searches item code and name, lot "
-    "code and location code; filter by item, lot, location and lot status; empty rows are "
+    description="On-hand by item, lot and location. `q` searches item code and name and lot "
+    "code; filter by item, lot, location and lot status; empty rows are "
     "left out unless `include_empty`.",
     dependencies=READ,
     responses=errors(401, 403, 422),

@@ -12,8 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.audit import service as audit
 from core.auth.principal import Principal
@@ -66,7 +67,7 @@ TRANSACTION_SPEC = ListSpec(
 )
 
 STOCK_SPEC = ListSpec(
-    search=[Item.code, Item.name, Lot.code, Location.code],  # see _stock_search
+    search=[Item.code, Item.name, Lot.code],  # see _stock_search
     sort={
         "item_code": Item.code,
         "lot_code": Lot.code,
@@ -661,18 +662,23 @@ async def list_transactions(
 
 
 def _stock_search(q: str) -> ColumnElement[bool]:
-    """Stock whose item code/name, lot code or location code contains `q`: one indexed
-    subquery per table instead of filtering the joined rows."""
+    """Stock whose item code or name or lot code contains `q`: a union of indexed
+    lookups (trigram index on the text, then the stock index on that key) instead of
+    filtering every joined row."""
 
     def matching(*columns: Any) -> ColumnElement[bool]:
         condition = ListSpec(search=columns, sort={}, default_sort="").where_search(q)
         assert condition is not None
         return condition
 
-    return or_(
-        Stock.item_id.in_(select(Item.id).where(matching(Item.code, Item.name))),
-        Stock.lot_id.in_(select(Lot.id).where(matching(Lot.code))),
-        Stock.location_id.in_(select(Location.id).where(matching(Location.code))),
+    row = aliased(Stock)
+    return Stock.id.in_(
+        union(
+            select(row.id).where(
+                row.item_id.in_(select(Item.id).where(matching(Item.code, Item.name)))
+            ),
+            select(row.id).where(row.lot_id.in_(select(Lot.id).where(matching(Lot.code)))),
+        )
     )
 
 
