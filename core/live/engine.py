@@ -157,9 +157,8 @@ class Engine:
 
     async def run(self) -> None:
         """Derive until cancelled (called by the leadership when this process leads)."""
-        self.leading = True
+        await self.lead()
         try:
-            await self._start()
             while True:
                 began = time.monotonic()
                 try:
@@ -179,7 +178,10 @@ class Engine:
         finally:
             self.leading = False
 
-    async def _start(self) -> None:
+    async def lead(self) -> None:
+        """Take over: load the machines, how far their data reaches, the orders running, and
+        recompute their last two hours (what a previous leader may have left undone)."""
+        self.leading = True
         now = utcnow()
         await self.refresh_contexts()
         async with self.sessions() as session:
@@ -241,6 +243,13 @@ class Engine:
         frontier = self.frontier.get(equipment_id)
         return (
             frontier is not None and (now - frontier).total_seconds() <= self.settings.live_stale_s
+        )
+
+    @property
+    def pending(self) -> bool:
+        """True while recomputation is queued (for tests and monitoring)."""
+        return any(self.dirty.values()) or any(self.oee_dirty.values()) or bool(
+            self.runs_dirty or self.reports_dirty
         )
 
     async def run_pass(self) -> None:
