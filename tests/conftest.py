@@ -1,7 +1,10 @@
-"""Session services (real PostgreSQL, real Mosquitto) and per-test isolated databases."""
+"""Session services (real PostgreSQL, real Mosquitto, real Keycloak on demand) and per-test
+isolated databases."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
 
@@ -17,6 +20,7 @@ from core.app import create_app  # noqa: E402 - after env.sh is loaded
 from tests.support import databases  # noqa: E402
 from tests.support.api import AsRoles, api_client, api_settings, principal_for  # noqa: E402
 from tests.support.databases import TestDb  # noqa: E402
+from tests.support.keycloak import KeycloakServer, TestRealm, keycloak_server  # noqa: E402
 from tests.support.mosquitto import Broker, private_broker  # noqa: E402
 from tests.support.postgres import PgCluster, private_cluster  # noqa: E402
 
@@ -82,3 +86,27 @@ async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client with no credentials."""
     async with api_client(app) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def keycloak(pg: PgCluster) -> Iterator[KeycloakServer]:
+    """The session's Keycloak (started once, or reused when MES_TEST_KEYCLOAK_URL is set)."""
+    with keycloak_server(pg) as server:
+        yield server
+
+
+def _realm_name(server: KeycloakServer) -> str:
+    """The configured realm name on a private server; a unique one on a shared server."""
+    if server.private:
+        return os.environ["MES_KEYCLOAK_REALM"]
+    return f"mes-test-{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def realm(keycloak: KeycloakServer) -> Iterator[TestRealm]:
+    """The API's realm, provisioned from the realm as code plus the test-only clients."""
+    test_realm = TestRealm(keycloak, _realm_name(keycloak))
+    test_realm.provision()
+    yield test_realm
+    if not keycloak.private:
+        test_realm.delete()

@@ -41,6 +41,7 @@ class Leadership:
         self.key = key
         self.is_leader = False
         self.terms = 0
+        self.attempts = 0
 
     async def run(self) -> None:
         """Try, lead while holding the lock, try again; until cancelled."""
@@ -56,6 +57,7 @@ class Leadership:
 
     async def _term(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            self.attempts += 1
             cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
             row = await cursor.fetchone()
             if not row or not row[0]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,33 +18,9 @@ from core.config import ApiSettings
 from tests.support import databases
 from tests.support.api import api_settings
 from tests.support.databases import TestDb
-from tests.support.keycloak import KeycloakServer, TestRealm, keycloak_server
+from tests.support.keycloak import KeycloakServer, TestRealm
 from tests.support.net import LOOPBACK, free_port
 from tests.support.postgres import PgCluster
-
-
-@pytest.fixture(scope="session")
-def keycloak(pg: PgCluster) -> Iterator[KeycloakServer]:
-    """The session's Keycloak (started once, or reused when MES_TEST_KEYCLOAK_URL is set)."""
-    with keycloak_server(pg) as server:
-        yield server
-
-
-def _realm_name(server: KeycloakServer) -> str:
-    """The configured realm name on a private server; a unique one on a shared server."""
-    if server.private:
-        return os.environ["MES_KEYCLOAK_REALM"]
-    return f"mes-test-{secrets.token_hex(3)}"
-
-
-@pytest.fixture(scope="session")
-def realm(keycloak: KeycloakServer) -> Iterator[TestRealm]:
-    """The API's realm, provisioned from the realm as code plus the test-only clients."""
-    test_realm = TestRealm(keycloak, _realm_name(keycloak))
-    test_realm.provision()
-    yield test_realm
-    if not keycloak.private:
-        test_realm.delete()
 
 
 @pytest.fixture(scope="session")
