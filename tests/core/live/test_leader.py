@@ -14,8 +14,8 @@ from core.live.leader import LOCK_KEY, Leadership
 from tests.support.databases import TestDb
 
 
-async def until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
+async def until(check: Callable[[], bool], what: str, within: float = 20) -> None:
+    deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
             raise TimeoutError(what)
