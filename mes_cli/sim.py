@@ -69,6 +69,22 @@ def _start_time(text: str | None) -> datetime | None:
         raise typer.BadParameter(f"{text!r}: {err}", param_hint="--start") from None
 
 
+def _broker_url(url: str) -> tuple[str, int, bool]:
+    """(host, port, tls) of `mqtt://host:port` or `mqtts://host:port`."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+        raise typer.BadParameter(f"{url!r}: expected mqtt://HOST:PORT", param_hint="--mqtt-url")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        raise typer.BadParameter(f"{url!r}: the port is required", param_hint="--mqtt-url")
+    return parts.hostname, port, parts.scheme in ("mqtts", "ssl")
+
+
 @app.callback()
 @config_errors_exit
 def run(
@@ -85,6 +101,7 @@ def run(
     modbus_port: int | None = typer.Option(None, help="default MES_SIM_MODBUS_PORT"),
     mqtt_host: str | None = typer.Option(None, help="broker host (default MES_MQTT_HOST)"),
     mqtt_port: int | None = typer.Option(None, help="broker port (default MES_MQTT_PORT)"),
+    mqtt_url: str | None = typer.Option(None, help="broker as mqtt://HOST:PORT or mqtts://..."),
     control_host: str | None = typer.Option(None, help="default MES_SIM_CONTROL_HOST"),
     control_port: int | None = typer.Option(None, help="default MES_SIM_CONTROL_PORT"),
     event_log: Path | None = typer.Option(None, help="ground-truth JSONL (MES_SIM_EVENT_LOG)"),
@@ -115,6 +132,9 @@ def run(
     security = opcua_security or s.sim_opcua_security
     if security not in ("none", "sign-encrypt", "both"):
         raise typer.BadParameter(f"{security!r}", param_hint="--opcua-security")
+    mqtt_tls = s.mqtt_tls
+    if mqtt_url is not None:
+        mqtt_host, mqtt_port, mqtt_tls = _broker_url(mqtt_url)
     try:
         faults = tuple(parse_fault_spec(f) for f in fault or [])
     except FaultError as err:
@@ -132,7 +152,7 @@ def run(
             mqtt_port=s.mqtt_port if mqtt_port is None else mqtt_port,
             control_host=control_host or s.sim_control_host,
             control_port=s.sim_control_port if control_port is None else control_port,
-            mqtt_tls=s.mqtt_tls,
+            mqtt_tls=mqtt_tls,
             mqtt_username=s.mqtt_username or None,
             mqtt_password=s.mqtt_password,
         ),

@@ -99,6 +99,7 @@ class SimulatorRuntime:
         self.ready = False
         self.counters = Counters()
         self._names = [[g.names for g in m.groups] for m in self.plant.machines]
+        self._by_protocol = {p: self.scenario.by_protocol(p) for p in PROTOCOLS}
         self._wall0 = 0.0
         self._sim0 = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -232,14 +233,14 @@ class SimulatorRuntime:
         self.event_log.write(self.plant.drain_events())
         names = self._names
         if self.modbus is not None:
-            for m in self.scenario.by_protocol("modbus"):
+            for m in self._by_protocol["modbus"]:
                 machine = self.plant.machines[m.index]
                 self.modbus.sync_controls(m, machine.setpoint, machine.enabled)
             self.modbus.publish(samples, names)
         if self.mqtt is not None:
             self.mqtt.publish(samples, names)
         if self.opcua is not None:
-            for m in self.scenario.by_protocol("opcua"):
+            for m in self._by_protocol["opcua"]:
                 machine = self.plant.machines[m.index]
                 await self.opcua.sync_controls(m, machine.setpoint, machine.enabled)
             await self.opcua.publish(samples, names)

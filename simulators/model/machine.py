@@ -101,7 +101,8 @@ class Machine:
         for wear in self.wears:
             wear.arm(t, op, initial=True)
             self._announce_arm(t, wear)
-        initial = S.RUNNING if self.enabled else S.IDLE
+        starved = self.defn.buffer_capacity > 0 and self.buffer == 0
+        initial = S.IDLE if not self.enabled else S.STARVED if starved else S.RUNNING
         for value in self.process.values():
             value.settle(initial, self.load, t)
         self.engine.emit(
@@ -109,10 +110,10 @@ class Machine:
         )
         self.state, self.reason, self.since = initial, "initial", t
         self.refresh_alarm(t)
-        if self.enabled:
+        if initial == S.RUNNING:  # a running plant: the first cycle is part-way through
             self.run_since = t
             self.schedule_milestone(t)
-            if self.defn.buffer_capacity > 0 and self.buffer > 0:
+            if self.defn.buffer_capacity > 0:
                 self.buffer -= 1
             duration = self.cycle_duration()
             end = t + self.rng_cycle.random() * duration

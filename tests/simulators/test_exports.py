@@ -180,6 +180,10 @@ def test_cli_refuses_bad_options_with_a_clear_message() -> None:
     assert fault.returncode == 2 and "expected TARGET:KIND" in flat(fault.stderr)
     only = mes("sim", "--only", "profibus")
     assert only.returncode == 2 and "unknown: profibus" in flat(only.stderr)
+    url = mes("sim", "--mqtt-url", "http://broker")
+    assert url.returncode == 2 and "expected mqtt://HOST:PORT" in flat(url.stderr)
+    portless = mes("sim", "--mqtt-url", "mqtt://broker")
+    assert portless.returncode == 2 and "the port is required" in flat(portless.stderr)
     speed = mes("sim", "--speed", "abc")
     assert speed.returncode == 2
     setting = mes("sim", "export-register-map", env={"MES_SIM_SEED": "many"})
