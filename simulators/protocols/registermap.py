@@ -258,8 +258,7 @@ def register_map_export(scenario: Scenario) -> dict[str, Any]:
                 "byte_order": "big",
                 "word_order": m.word_order,
                 "registers": [
-                    {k: v for k, v in asdict(r).items() if k != "word_order"} | {"size": r.size}
-                    for r in machine_map(m)
+                    asdict(r) | {"byte_order": "big", "size": r.size} for r in machine_map(m)
                 ],
             }
         )
