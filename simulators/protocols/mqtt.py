@@ -37,6 +37,7 @@ MALFORMED = (
 )
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 5.0
+FLUSH_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,14 @@ class MqttDevice:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
-        """Say offline and disconnect cleanly."""
+        """Say offline and disconnect cleanly (what is queued is written before the socket goes)."""
         if self.connected:
             self.client.publish(self.status_topic, "offline", qos=1, retain=True)
             self.client.disconnect()
+            for _ in range(FLUSH_ATTEMPTS):
+                if self.client.socket() is None or not self.client.want_write():
+                    break
+                self.client.loop_write()
         sock = self.client.socket()
         if sock is not None:
             self._on_socket_close(self.client, None, sock)

@@ -85,6 +85,11 @@ async def test_precursors_are_visible_on_the_wire_before_the_failure(
             )  # fmt: skip
         finally:
             sim.stop()
+    # a clean stop leaves every device's retained status at offline
+    with Subscriber(broker.port, ["KNU/MACH/L9/+/status"]) as statuses:
+        retained = statuses.wait(lambda ms: len(ms) >= 1, 10, "the retained status")
+    assert [(m.payload, m.retain) for m in retained] == [(b"offline", True)]
+    assert sim.events()[-1]["type"] == "run_end"
     events = [e for e in sim.events() if e.get("machine") in ("CNC-901", "LATHE-902", "ROBOT-903")]
 
     def t_of(ts: datetime) -> float:
