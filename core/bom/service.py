@@ -548,60 +548,61 @@ async def delete_line(
 
 EXPLOSION_SQL = text(
     f"""
-    WITH RECURSIVE tree(line_id, bom_id, item_id, level, qty, path, pos_path, line_path) AS (
+    WITH RECURSIVE
+    eff AS MATERIALIZED (SELECT b.id, b.item_id, b.quantity FROM bom b WHERE {EFFECTIVE}),
+    tree(line_id, bom_id, item_id, level, qty, path, line_path, per, scrap, op_seq, pos) AS (
         SELECT l.id, b.id, l.component_item_id, 1,
                CAST(:qty AS numeric) / b.quantity * l.quantity * (1 + l.scrap_factor),
-               ARRAY[b.item_id, l.component_item_id], ARRAY[l.position], ARRAY[l.id]
+               ARRAY[b.item_id, l.component_item_id], ARRAY[l.id],
+               l.quantity, l.scrap_factor, l.operation_seq, l.position
         FROM bom b JOIN bom_line l ON l.bom_id = b.id
         WHERE b.id = :bom_id
         UNION ALL
-        SELECT l.id, b.id, l.component_item_id, t.level + 1,
-               t.qty / b.quantity * l.quantity * (1 + l.scrap_factor),
-               t.path || l.component_item_id, t.pos_path || l.position, t.line_path || l.id
+        SELECT l.id, e.id, l.component_item_id, t.level + 1,
+               t.qty / e.quantity * l.quantity * (1 + l.scrap_factor),
+               t.path || l.component_item_id, t.line_path || l.id,
+               l.quantity, l.scrap_factor, l.operation_seq, l.position
         FROM tree t
-        JOIN bom b ON b.item_id = t.item_id AND {EFFECTIVE}
-        JOIN bom_line l ON l.bom_id = b.id
+        JOIN eff e ON e.item_id = t.item_id
+        JOIN bom_line l ON l.bom_id = e.id
         WHERE t.level < {MAX_LEVELS} AND l.component_item_id <> ALL(t.path)
     )
     SELECT t.line_id, t.bom_id, t.item_id, t.level, t.qty, t.line_path,
-           i.code, i.name, i.unit, l.quantity, l.scrap_factor, l.operation_seq,
-           EXISTS (SELECT 1 FROM bom b WHERE b.item_id = t.item_id AND {EFFECTIVE}) AS has_bom
-    FROM tree t
-    JOIN item i ON i.id = t.item_id
-    JOIN bom_line l ON l.id = t.line_id
-    ORDER BY t.pos_path
+           i.code, i.name, i.unit, t.per, t.scrap, t.op_seq, t.pos
+    FROM tree t JOIN item i ON i.id = t.item_id
     """
 )
+"""Every line occurrence below a BOM version, one row per node of the exploded tree. Rows come
+level by level; the tree is assembled (and children ordered by position) in Python."""
 
 WHERE_USED_SQL = text(
     f"""
-    WITH RECURSIVE up(line_id, bom_id, item_id, child_id, level, qty, path, line_path) AS (
-        SELECT l.id, b.id, b.item_id, l.component_item_id, 1,
-               l.quantity * (1 + l.scrap_factor) / b.quantity,
-               ARRAY[l.component_item_id, b.item_id], ARRAY[l.id]
-        FROM bom_line l JOIN bom b ON b.id = l.bom_id AND {EFFECTIVE}
+    WITH RECURSIVE
+    eff AS MATERIALIZED (SELECT b.id, b.item_id, b.quantity, b.version FROM bom b
+                         WHERE {EFFECTIVE}),
+    up(line_id, bom_id, version, item_id, child_id, level, qty, path, line_path, per) AS (
+        SELECT l.id, e.id, e.version, e.item_id, l.component_item_id, 1,
+               l.quantity * (1 + l.scrap_factor) / e.quantity,
+               ARRAY[l.component_item_id, e.item_id], ARRAY[l.id], l.quantity
+        FROM bom_line l JOIN eff e ON e.id = l.bom_id
         WHERE l.component_item_id = :item_id
         UNION ALL
-        SELECT l.id, b.id, b.item_id, l.component_item_id, u.level + 1,
-               u.qty * l.quantity * (1 + l.scrap_factor) / b.quantity,
-               u.path || b.item_id, u.line_path || l.id
+        SELECT l.id, e.id, e.version, e.item_id, l.component_item_id, u.level + 1,
+               u.qty * l.quantity * (1 + l.scrap_factor) / e.quantity,
+               u.path || e.item_id, u.line_path || l.id, l.quantity
         FROM up u
         JOIN bom_line l ON l.component_item_id = u.item_id
-        JOIN bom b ON b.id = l.bom_id AND {EFFECTIVE}
-        WHERE u.level < {MAX_LEVELS} AND b.item_id <> ALL(u.path)
+        JOIN eff e ON e.id = l.bom_id
+        WHERE u.level < {MAX_LEVELS} AND e.item_id <> ALL(u.path)
     )
-    SELECT u.line_id, u.bom_id, b.version, u.item_id, u.child_id, u.level, u.qty, u.line_path,
-           i.code, i.name, i.unit, l.quantity
-    FROM up u
-    JOIN item i ON i.id = u.item_id
-    JOIN bom b ON b.id = u.bom_id
-    JOIN bom_line l ON l.id = u.line_id
-    ORDER BY i.code, u.line_path
+    SELECT u.line_id, u.bom_id, u.version, u.item_id, u.child_id, u.level, u.qty, u.line_path,
+           i.code, i.name, i.unit, u.per
+    FROM up u JOIN item i ON i.id = u.item_id
     """
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExplosionRow:
     """One line occurrence in an explosion (a node of the tree)."""
 
@@ -617,7 +618,7 @@ class ExplosionRow:
     quantity_per: Decimal
     scrap_factor: Decimal
     operation_seq: int | None
-    has_bom: bool
+    position: int
 
 
 async def _top(session: AsyncSession, item_id: int, at: date) -> tuple[Item, int]:
@@ -636,26 +637,57 @@ async def _top(session: AsyncSession, item_id: int, at: date) -> tuple[Item, int
 async def explosion_rows(
     session: AsyncSession, *, bom_id: int, quantity: Decimal, at: date
 ) -> list[ExplosionRow]:
-    """Every line occurrence below a BOM version, depth-first in line order (one query)."""
+    """Every line occurrence below a BOM version, parents before children (one query)."""
     result = await session.execute(EXPLOSION_SQL, {"bom_id": bom_id, "qty": quantity, "at": at})
-    return [
+    rows = [
         ExplosionRow(
-            line_id=r[0],
-            bom_id=r[1],
-            item_id=r[2],
-            level=r[3],
-            quantity=r[4],
-            line_path=tuple(r[5]),
-            code=r[6],
-            name=r[7],
-            unit=r[8],
-            quantity_per=r[9],
-            scrap_factor=r[10],
-            operation_seq=r[11],
-            has_bom=r[12],
+            line, bom_, item, level, qty, tuple(path), code, name, unit, per, scrap, op, pos
         )
-        for r in result.all()
+        for line, bom_, item, level, qty, path, code, name, unit, per, scrap, op, pos in result
     ]
+    rows.sort(key=lambda r: r.level)  # stable: already level by level in practice
+    return rows
+
+
+def _node(r: ExplosionRow) -> ExplosionNode:
+    # rows come from the database: construct without re-validating ~10^4 nodes
+    return ExplosionNode.model_construct(
+        line_id=r.line_id,
+        bom_id=r.bom_id,
+        level=r.level,
+        item_id=r.item_id,
+        item_code=r.code,
+        item_name=r.name,
+        unit=r.unit,
+        quantity_per=r.quantity_per,
+        scrap_factor=r.scrap_factor,
+        operation_seq=r.operation_seq,
+        quantity=q6(r.quantity),
+        has_bom=False,
+        children=[],
+    )
+
+
+def build_tree(rows: Sequence[ExplosionRow]) -> list[ExplosionNode]:
+    """Nested nodes from explosion rows; children in line-position order."""
+    roots: list[ExplosionNode] = []
+    nodes: dict[tuple[int, ...], ExplosionNode] = {}
+    position: dict[int, int] = {}
+    for r in rows:
+        node = _node(r)
+        nodes[r.line_path] = node
+        position[id(node)] = r.position
+        if r.level == 1:
+            roots.append(node)
+        else:
+            parent = nodes[r.line_path[:-1]]
+            parent.has_bom = True
+            parent.children.append(node)
+    for node in nodes.values():
+        if len(node.children) > 1:
+            node.children.sort(key=lambda n: position[id(n)])
+    roots.sort(key=lambda n: position[id(n)])
+    return roots
 
 
 async def explode(
@@ -665,34 +697,21 @@ async def explode(
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
     rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
-    roots: list[ExplosionNode] = []
-    nodes: dict[tuple[int, ...], ExplosionNode] = {}
-    for r in rows:
-        node = ExplosionNode(
-            line_id=r.line_id,
-            bom_id=r.bom_id,
-            level=r.level,
-            item_id=r.item_id,
-            item_code=r.code,
-            item_name=r.name,
-            unit=r.unit,
-            quantity_per=r.quantity_per,
-            scrap_factor=r.scrap_factor,
-            operation_seq=r.operation_seq,
-            quantity=q6(r.quantity),
-            has_bom=r.has_bom,
-        )
-        nodes[r.line_path] = node
-        siblings = roots if r.level == 1 else nodes[r.line_path[:-1]].children
-        siblings.append(node)
-    return ExplosionTree(
-        item_id=item.id, item_code=item.code, quantity=quantity, at=day, bom_id=bom_id, nodes=roots
+    return ExplosionTree.model_construct(
+        item_id=item.id,
+        item_code=item.code,
+        quantity=quantity,
+        at=day,
+        bom_id=bom_id,
+        nodes=build_tree(rows),
     )
 
 
 def flatten(rows: Sequence[ExplosionRow]) -> list[FlatRequirement]:
-    """Explosion rows summed per component item, deepest level first then by code."""
+    """Explosion rows summed per component item, by lowest level then code."""
     acc: dict[int, dict[str, Any]] = {}
+    made = {r.line_path[-2] for r in rows if len(r.line_path) > 1}  # lines that have children
+    made_items = {r.item_id for r in rows if r.line_id in made}
     for r in rows:
         entry = acc.get(r.item_id)
         if entry is None:
@@ -705,7 +724,7 @@ def flatten(rows: Sequence[ExplosionRow]) -> list[FlatRequirement]:
                 "min_level": r.level,
                 "max_level": r.level,
                 "occurrences": 1,
-                "has_bom": r.has_bom,
+                "has_bom": r.item_id in made_items,
             }
         else:
             entry["quantity"] += r.quantity
@@ -713,7 +732,9 @@ def flatten(rows: Sequence[ExplosionRow]) -> list[FlatRequirement]:
             entry["max_level"] = max(entry["max_level"], r.level)
             entry["occurrences"] += 1
     ordered = sorted(acc.values(), key=lambda e: (e["min_level"], e["item_code"]))
-    return [FlatRequirement(**{**e, "quantity": q6(e["quantity"])}) for e in ordered]
+    return [
+        FlatRequirement.model_construct(**{**e, "quantity": q6(e["quantity"])}) for e in ordered
+    ]
 
 
 async def explode_flat(
@@ -723,7 +744,7 @@ async def explode_flat(
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
     rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
-    return ExplosionFlat(
+    return ExplosionFlat.model_construct(
         item_id=item.id,
         item_code=item.code,
         quantity=quantity,
@@ -738,7 +759,7 @@ async def _where_used_rows(session: AsyncSession, item_id: int, at: date) -> tup
     if item is None:
         raise NotFound(f"item {item_id} not found")
     rows = (await session.execute(WHERE_USED_SQL, {"item_id": item_id, "at": at})).all()
-    return item, list(rows)
+    return item, sorted(rows, key=lambda r: r.level)
 
 
 async def where_used(
@@ -749,23 +770,27 @@ async def where_used(
     item, rows = await _where_used_rows(session, item_id, day)
     roots: list[WhereUsedNode] = []
     nodes: dict[tuple[int, ...], WhereUsedNode] = {}
-    for r in sorted(rows, key=lambda r: (r[5], r[8], tuple(r[7]))):
-        path = tuple(r[7])
-        node = WhereUsedNode(
-            line_id=r[0],
-            bom_id=r[1],
-            bom_version=r[2],
-            item_id=r[3],
-            level=r[5],
-            quantity=q6(r[6]),
-            item_code=r[8],
-            item_name=r[9],
-            unit=r[10],
-            quantity_per=r[11],
+    for r in rows:
+        path = tuple(r.line_path)
+        node = WhereUsedNode.model_construct(
+            line_id=r.line_id,
+            bom_id=r.bom_id,
+            bom_version=r.version,
+            item_id=r.item_id,
+            level=r.level,
+            quantity=q6(r.qty),
+            item_code=r.code,
+            item_name=r.name,
+            unit=r.unit,
+            quantity_per=r.per,
+            parents=[],
         )
         nodes[path] = node
-        (roots if r[5] == 1 else nodes[path[:-1]].parents).append(node)
-    return WhereUsedTree(item_id=item.id, item_code=item.code, at=day, nodes=roots)
+        (roots if r.level == 1 else nodes[path[:-1]].parents).append(node)
+    for node in [*roots, *nodes.values()]:
+        node.parents.sort(key=lambda n: n.item_code)
+    roots.sort(key=lambda n: n.item_code)
+    return WhereUsedTree.model_construct(item_id=item.id, item_code=item.code, at=day, nodes=roots)
 
 
 async def where_used_flat(
@@ -774,31 +799,33 @@ async def where_used_flat(
     """Every assembly that uses the item, summed per assembly."""
     day = at or today()
     item, rows = await _where_used_rows(session, item_id, day)
-    used_as_child = {r[4] for r in rows}
+    used_as_child = {r.child_id for r in rows}
     acc: dict[int, dict[str, Any]] = {}
     for r in rows:
-        entry = acc.get(r[3])
+        entry = acc.get(r.item_id)
         if entry is None:
-            acc[r[3]] = {
-                "item_id": r[3],
-                "item_code": r[8],
-                "item_name": r[9],
-                "unit": r[10],
-                "quantity": r[6],
-                "min_level": r[5],
-                "max_level": r[5],
+            acc[r.item_id] = {
+                "item_id": r.item_id,
+                "item_code": r.code,
+                "item_name": r.name,
+                "unit": r.unit,
+                "quantity": r.qty,
+                "min_level": r.level,
+                "max_level": r.level,
                 "occurrences": 1,
-                "is_top": r[3] not in used_as_child,
+                "is_top": r.item_id not in used_as_child,
             }
         else:
-            entry["quantity"] += r[6]
-            entry["min_level"] = min(entry["min_level"], r[5])
-            entry["max_level"] = max(entry["max_level"], r[5])
+            entry["quantity"] += r.qty
+            entry["min_level"] = min(entry["min_level"], r.level)
+            entry["max_level"] = max(entry["max_level"], r.level)
             entry["occurrences"] += 1
     ordered = sorted(acc.values(), key=lambda e: (e["min_level"], e["item_code"]))
-    return WhereUsedFlat(
+    return WhereUsedFlat.model_construct(
         item_id=item.id,
         item_code=item.code,
         at=day,
-        assemblies=[WhereUsedRow(**{**e, "quantity": q6(e["quantity"])}) for e in ordered],
+        assemblies=[
+            WhereUsedRow.model_construct(**{**e, "quantity": q6(e["quantity"])}) for e in ordered
+        ],
     )

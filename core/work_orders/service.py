@@ -7,11 +7,12 @@ services compose them into one transaction.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
@@ -71,6 +72,15 @@ LIST_SPEC = ListSpec(
     },
     default_sort="-id",
 )
+
+
+def escape_like(text_: str) -> str:
+    """`text_` with LIKE wildcards escaped (backslash is the escape character).
+
+    >>> escape_like("50%_off")
+    '50\\\\%\\\\_off'
+    """
+    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def now() -> datetime:
@@ -154,6 +164,23 @@ async def list_work_orders(
                 select(ProductionPlanLine.id).where(ProductionPlanLine.plan_id == plan_id)
             )
         )
+    if params.q:
+        # search through id sets each trigram index can answer, instead of an OR across the
+        # join that makes PostgreSQL filter every row
+        pattern = f"%{escape_like(params.q)}%"
+        matching_items = union(
+            select(Item.id).where(Item.code.ilike(pattern, escape="\\")),
+            select(Item.id).where(Item.name.ilike(pattern, escape="\\")),
+        )
+        stmt = stmt.where(
+            WorkOrder.id.in_(
+                union(
+                    select(WorkOrder.id).where(WorkOrder.code.ilike(pattern, escape="\\")),
+                    select(WorkOrder.id).where(WorkOrder.item_id.in_(matching_items)),
+                )
+            )
+        )
+        params = replace(params, q=None)
     return await paginate(
         session,
         stmt,
