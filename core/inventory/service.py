@@ -386,7 +386,8 @@ async def adjust(
 def _positive(quantity: Decimal, field: str) -> Decimal:
     if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity <= 0:
         raise ValidationFailed(field, f"must be a positive quantity, got {quantity!r}")
-    if quantity.as_tuple().exponent < -6 or abs(quantity) >= Decimal(10) ** 12:  # type: ignore[operator]
+    exponent = quantity.normalize().as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -6 or quantity >= Decimal(10) ** 12:
         raise ValidationFailed(field, "at most 12 integer digits and 6 decimals")
     return quantity
 
