@@ -345,7 +345,7 @@ async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
             async with sessions() as session:
                 await fn(session)
 
-        explode = lambda s: bom.explode(  # noqa: E731 - short adapters
+        explode = lambda s: bom.explosion_payload(  # noqa: E731 - short adapters
             session=s, item_id=ids["top"], quantity=Decimal(10), at=AT
         )
         flat = lambda s: bom.explode_flat(  # noqa: E731

@@ -161,8 +161,11 @@ class Gateway:
         return metric_value(self.process.metrics(), "gateway_points_written_total")
 
     def metric(self, name: str, labels: str = "") -> float:
-        """Any sample of /metrics."""
-        return metric_value(self.process.metrics(), name, labels)
+        """Any sample of /metrics (0 when not exported yet)."""
+        try:
+            return metric_value(self.process.metrics(), name, labels)
+        except KeyError:
+            return 0.0
 
     def rss(self) -> int:
         """Resident memory of the gateway process, bytes."""

@@ -103,6 +103,7 @@ class Gateway:
         self.devices: dict[str, _Running] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self._stopping = False
         self.reloads = 0
         self.metrics.attach(self)
 
@@ -127,6 +128,8 @@ class Gateway:
     def _busy(self) -> bool:
         """The database is up but writes lag: sources able to hold data (an MQTT broker keeps
         unacknowledged messages) should pause rather than fill memory and the spool."""
+        if self._stopping:
+            return True
         pending = self.forwarder.queued_rows + self.batcher.pending_rows
         return self.forwarder.stats.db_up and pending > self.config.batch.max_queued_rows // 2
 
@@ -252,10 +255,10 @@ class Gateway:
         timeout = (
             drain_timeout if drain_timeout is not None else self.settings.gateway_write_timeout
         )
-        # first drain with the devices still connected, so MQTT acknowledgements reach the broker
-        self.batcher.flush()
-        await self.forwarder.drain(timeout)
-        for name in list(self.devices):
+        # Stop taking data: MQTT pauses reading (its connection stays open so the drained data's
+        # acknowledgements reach the broker), the other devices stop now.
+        self._stopping = True
+        for name in [n for n, r in self.devices.items() if r.config.protocol != "mqtt"]:
             await self._stop_device(name)
         for task in self._tasks:
             task.cancel()
@@ -264,6 +267,13 @@ class Gateway:
                 await task
         self.batcher.flush()
         drained = await self.forwarder.drain(timeout)
+        if not drained:  # the database is too slow: what is left goes to disk, not lost
+            await self.forwarder.spool_queued()
+        for name in list(self.devices):
+            await self._stop_device(name)
+        self.batcher.flush()  # messages that arrived while pausing (acknowledged when spooled)
+        if not await self.forwarder.drain(min(timeout, 5.0)):
+            await self.forwarder.spool_queued()
         await self.flush_links()
         await self.forwarder.close()
         await self.http.close()

@@ -126,6 +126,18 @@ class StoreAndForward:
                 await asyncio.wait_for(self._idle.wait(), min(remaining, 0.2))
         return True
 
+    async def spool_queued(self) -> int:
+        """Move every batch still waiting for the database to the spool (at shutdown, when the
+        database is too slow to drain in time); returns the batches spooled."""
+        moved = 0
+        while self._queue:
+            batch = self._queue.popleft()
+            self.queued_rows -= len(batch.records)
+            if not batch.records or await self._to_spool(batch.records):
+                batch.acknowledge()
+            moved += 1
+        return moved
+
     async def close(self) -> None:
         """Stop the loops and close the pool (call `drain` first)."""
         for task in self._tasks:

@@ -75,9 +75,13 @@ class ReadingWriter:
     async def write(
         self, conn: psycopg.AsyncConnection, records: list[Record], *, notify: bool
     ) -> WriteResult:
-        """Commit `records` (idempotent: rows already stored are skipped and counted)."""
+        """Commit `records` (idempotent: rows already stored are skipped and counted).
+
+        `conn` must have no transaction in progress: everything below commits together, and the
+        NOTIFY is delivered with that commit."""
         registry = self.registry
-        await registry.resolve(conn, {r.signal for r in records})
+        async with conn.transaction():  # signals first, in their own short transaction
+            await registry.resolve(conn, {r.signal for r in records})
         ids = registry.ids
         pack_value, pack_null = _ROW.pack, _ROW_NULL.pack
         chunks: list[bytes] = [COPY_HEADER]
