@@ -391,7 +391,9 @@ async def report_counts(
                 )
             except DomainError as err:
                 log.info(
-                    "counted parts not reported",
+                    "counted parts of work order %s not reported: %s",
+                    work_order_id,
+                    err.message,
                     extra={"work_order_id": work_order_id, "reason": err.message},
                 )
                 continue

@@ -4,6 +4,7 @@ lifespan (so the live runtime runs)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -44,31 +45,51 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 
 class LiveClient:
-    """An authenticated `/ws` connection that keeps what it received."""
+    """An authenticated `/ws` connection that reads continuously (it is never a slow client)
+    and keeps what it received."""
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.received: list[Message] = []
+        self.inbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
 
     @classmethod
     @asynccontextmanager
     async def open(cls, address: str, token: str) -> AsyncIterator[LiveClient]:
-        """Connect, authenticate, expect `welcome`."""
+        """Connect, authenticate, expect `welcome`, then read in the background."""
         async with connect(f"ws://{address}/ws", max_size=None) as ws:
             client = cls(ws)
             await client.send({"type": "auth", "token": token})
-            welcome = await client.next()
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
             assert welcome["type"] == "welcome", welcome
-            yield client
+            client._reader = asyncio.create_task(client._read())
+            try:
+                yield client
+            finally:
+                client._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await client._reader
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.ws:
+                message = json.loads(text)
+                assert isinstance(message, dict)
+                self.inbox.put_nowait(message)
+        finally:
+            self.inbox.put_nowait(None)  # the socket is closed
 
     async def send(self, message: Message) -> None:
         """Send one JSON message."""
         await self.ws.send(json.dumps(message))
 
     async def next(self, within: float = 15) -> Message:
-        """The next message."""
-        message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=within))
-        assert isinstance(message, dict)
+        """The next message (ConnectionError once the socket is closed)."""
+        message = await asyncio.wait_for(self.inbox.get(), timeout=within)
+        if message is None:
+            self.inbox.put_nowait(None)
+            raise ConnectionError(f"the socket closed: {self.ws.close_code} {self.ws.close_reason}")
         self.received.append(message)
         return message
 
