@@ -31,7 +31,7 @@ class SignalOut(OrmModel):
 class PointOut(BaseModel):
     """One stored reading; quality: 0 good, > 0 uncertain, < 0 bad (OPC UA StatusCode >> 16)."""
 
-    ts: datetime
+    ts: datetime = Field(examples=["2026-12-01T03:12:00.250Z"])
     value: float | None = Field(examples=[1480.5])
     quality: int = Field(examples=[0])
 
