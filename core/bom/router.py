@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+import orjson
+from fastapi import APIRouter, Path, Query, Response, status
 
 from core.auth.deps import require
 from core.auth.principal import Principal
@@ -233,9 +234,13 @@ async def delete_bom_line(
 )
 async def explode_bom(
     session: SessionDep, item_id: ItemId, quantity: TopQuantity = Decimal(1), at: At = None
-) -> ExplosionTree:
+) -> Response:
     """Explode a BOM (tree)."""
-    return await service.explode(session=session, item_id=item_id, quantity=quantity, at=at)
+    payload = await service.explosion_payload(
+        session=session, item_id=item_id, quantity=quantity, at=at
+    )
+    # a big BOM has ~10^4 nodes: serialise the checked data directly (the shape is the model's)
+    return Response(orjson.dumps(payload), media_type="application/json")
 
 
 @router.get(

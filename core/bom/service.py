@@ -29,7 +29,6 @@ from core.bom.schemas import (
     BomOut,
     BomUpdate,
     ExplosionFlat,
-    ExplosionNode,
     ExplosionTree,
     FlatRequirement,
     WhereUsedFlat,
@@ -649,62 +648,77 @@ async def explosion_rows(
     return rows
 
 
-def _node(r: ExplosionRow) -> ExplosionNode:
-    # rows come from the database: construct without re-validating ~10^4 nodes
-    return ExplosionNode.model_construct(
-        line_id=r.line_id,
-        bom_id=r.bom_id,
-        level=r.level,
-        item_id=r.item_id,
-        item_code=r.code,
-        item_name=r.name,
-        unit=r.unit,
-        quantity_per=r.quantity_per,
-        scrap_factor=r.scrap_factor,
-        operation_seq=r.operation_seq,
-        quantity=q6(r.quantity),
-        has_bom=False,
-        children=[],
-    )
+def json_number(value: Decimal) -> int | float:
+    """A quantity as a JSON number, rounded to 6 decimals (integral values as int).
+
+    >>> json_number(Decimal("22.0000001")), json_number(Decimal("0.1234567"))
+    (22, 0.123457)
+    """
+    number = round(float(value), 6)
+    return int(number) if number.is_integer() else number
 
 
-def build_tree(rows: Sequence[ExplosionRow]) -> list[ExplosionNode]:
-    """Nested nodes from explosion rows; children in line-position order."""
-    roots: list[ExplosionNode] = []
-    nodes: dict[tuple[int, ...], ExplosionNode] = {}
+def tree_payload(rows: Sequence[ExplosionRow]) -> list[dict[str, Any]]:
+    """Nested JSON-ready nodes (the ExplosionNode shape) from explosion rows; children in
+    line-position order. Plain dicts: ~10^4 nodes are built and serialised without model
+    overhead."""
+    roots: list[dict[str, Any]] = []
+    nodes: dict[tuple[int, ...], dict[str, Any]] = {}
     position: dict[int, int] = {}
     for r in rows:
-        node = _node(r)
+        node: dict[str, Any] = {
+            "line_id": r.line_id,
+            "bom_id": r.bom_id,
+            "level": r.level,
+            "item_id": r.item_id,
+            "item_code": r.code,
+            "item_name": r.name,
+            "unit": r.unit,
+            "quantity_per": json_number(r.quantity_per),
+            "scrap_factor": json_number(r.scrap_factor),
+            "operation_seq": r.operation_seq,
+            "quantity": json_number(r.quantity),
+            "has_bom": False,
+            "children": [],
+        }
         nodes[r.line_path] = node
-        position[id(node)] = r.position
+        position[r.line_id] = r.position
         if r.level == 1:
             roots.append(node)
         else:
             parent = nodes[r.line_path[:-1]]
-            parent.has_bom = True
-            parent.children.append(node)
+            parent["has_bom"] = True
+            parent["children"].append(node)
     for node in nodes.values():
-        if len(node.children) > 1:
-            node.children.sort(key=lambda n: position[id(n)])
-    roots.sort(key=lambda n: position[id(n)])
+        if len(node["children"]) > 1:
+            node["children"].sort(key=lambda n: position[n["line_id"]])
+    roots.sort(key=lambda n: position[n["line_id"]])
     return roots
+
+
+async def explosion_payload(
+    *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
+) -> dict[str, Any]:
+    """The explosion tree as JSON-ready data (the ExplosionTree shape)."""
+    day = at or today()
+    item, bom_id = await _top(session, item_id, day)
+    rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
+    return {
+        "item_id": item.id,
+        "item_code": item.code,
+        "quantity": json_number(quantity),
+        "at": day.isoformat(),
+        "bom_id": bom_id,
+        "nodes": tree_payload(rows),
+    }
 
 
 async def explode(
     *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
 ) -> ExplosionTree:
     """Multi-level explosion of `quantity` of the item as a tree (quantities rolled up)."""
-    day = at or today()
-    item, bom_id = await _top(session, item_id, day)
-    rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
-    return ExplosionTree.model_construct(
-        item_id=item.id,
-        item_code=item.code,
-        quantity=quantity,
-        at=day,
-        bom_id=bom_id,
-        nodes=build_tree(rows),
-    )
+    payload = await explosion_payload(session=session, item_id=item_id, quantity=quantity, at=at)
+    return ExplosionTree.model_validate(payload)
 
 
 def flatten(rows: Sequence[ExplosionRow]) -> list[FlatRequirement]:
