@@ -77,7 +77,7 @@ def main() -> None:
         "raw_pymodbus": raw,
         "gateway": gateway,
         "median": {"raw_pymodbus": median(raw), "gateway": median(gateway)},
-        "ratio": {"gateway_vs_raw_pymodbus": median(gateway) / median(raw)},
+        "ratio": {"gateway_vs_raw_pymodbus": median(gateway) / (median(raw) or float("nan"))},
         "targets": {"gateway_vs_raw_pymodbus": 0.8},
         "baseline": "back-to-back 125-register reads with a bare pymodbus client (one "
         "connection), same server and machine, same run",
