@@ -135,6 +135,8 @@ def _source_sql(resolution: Resolution) -> str:
     if resolution == "raw":
         return raw
     table = ROLLUP_TABLE[resolution]
+    # raw rows only where the rollup cannot answer: the recent hours, and each dirty hour by its
+    # own index range (a filter over the whole range would read every raw row of it)
     return (
         "WITH dirty AS (SELECT DISTINCT bucket FROM telemetry_dirty"
         "  WHERE bucket >= :hour_start AND bucket < :end)"
@@ -142,8 +144,11 @@ def _source_sql(resolution: Resolution) -> str:
         " WHERE signal_id = ANY(:ids) AND bucket >= :start_grain AND bucket < :end"
         " AND bucket < :recent"
         " AND date_trunc('hour', bucket, 'UTC') NOT IN (SELECT bucket FROM dirty)"
-        f" UNION ALL {raw}"
-        " AND (ts >= :recent OR date_trunc('hour', ts, 'UTC') IN (SELECT bucket FROM dirty))"
+        f" UNION ALL {raw} AND ts >= :recent"
+        " UNION ALL SELECT r.signal_id, r.ts, 1, r.value, r.value, r.value, r.value * r.value"
+        " FROM dirty d JOIN reading r ON r.ts >= d.bucket AND r.ts < d.bucket + interval '1 hour'"
+        " WHERE r.signal_id = ANY(:ids) AND r.ts >= :start AND r.ts < :end AND r.ts < :recent"
+        " AND r.quality >= 0 AND r.value IS NOT NULL"
     )
 
 
