@@ -9,7 +9,7 @@ in this process; latency = receive time - publish time (one clock). The backgrou
 the API parses like any other readings. The gateway's `batch.max_delay_ms` is part of the
 path and recorded.
 
-    python -m bench.live_latency [--runs 3] [--seconds 20] [--rate 10000] [--max-delay-ms 50]
+    python -m bench.live_latency [--runs 3] [--seconds 30] [--rate 10000] [--max-delay-ms 200]
 """
 
 from __future__ import annotations
@@ -191,9 +191,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rate", type=float, default=10_000, help="background points/s")
-    parser.add_argument("--max-delay-ms", type=int, default=50, help="gateway batch delay")
+    parser.add_argument(
+        "--max-delay-ms", type=int, default=200, help="gateway batch delay (the exported default)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
