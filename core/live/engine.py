@@ -248,8 +248,10 @@ class Engine:
     @property
     def pending(self) -> bool:
         """True while recomputation is queued (for tests and monitoring)."""
-        return any(self.dirty.values()) or any(self.oee_dirty.values()) or bool(
-            self.runs_dirty or self.reports_dirty
+        return (
+            any(self.dirty.values())
+            or any(self.oee_dirty.values())
+            or bool(self.runs_dirty or self.reports_dirty)
         )
 
     async def run_pass(self) -> None:
