@@ -51,8 +51,11 @@ def merge_moments(
 ) -> tuple[int, float | None, float | None, float | None, float | None]:
     """(n, min, max, mean, sample std) of the union of ranges.
 
-    >>> merge_moments([Moments(1, 2, 1.0, 3.0, 4.0, 10.0), Moments(1, 2, 5.0, 7.0, 12.0, 74.0)])
-    (4, 1.0, 7.0, 4.0, 2.5819888974716112)
+    >>> n, lo, hi, mean, std = merge_moments(
+    ...     [Moments(1, 2, 1.0, 3.0, 4.0, 10.0), Moments(1, 2, 5.0, 7.0, 12.0, 74.0)]
+    ... )
+    >>> n, lo, hi, mean, round(std, 6)  # of 1, 3, 5, 7
+    (4, 1.0, 7.0, 4.0, 2.581989)
     """
     n = sum(p.n for p in parts)
     if n == 0:
