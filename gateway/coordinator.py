@@ -39,6 +39,7 @@ class DeviceCoordinator:
         self.link = link
         self.backoff = backoff
         self.failures = 0
+        self.stopping = False  # set before cancelling: no reconnect, no new poll
         self._down_since: float | None = None
 
     def emit(self, records: Sequence[Record], ack: Ack | None = None) -> None:
@@ -51,7 +52,7 @@ class DeviceCoordinator:
     async def run(self) -> None:
         """Connect, read, reconnect: forever (until the task is cancelled)."""
         try:
-            while True:
+            while not self.stopping:
                 self.link.set("disconnected")
                 try:
                     await self.connector.connect()
@@ -66,6 +67,11 @@ class DeviceCoordinator:
                     await self._read()
                     raise LinkLost("the device closed the link")
                 except* LinkLost as group:
+                    current = asyncio.current_task()
+                    if self.stopping or (current is not None and current.cancelling()):
+                        # stopping: a read that failed while being cancelled must not turn the
+                        # cancellation into a reconnect (TaskGroup reports the error instead)
+                        raise asyncio.CancelledError from None
                     lost = group.exceptions[0]
                     await self.connector.close()
                     if time.monotonic() - up_at >= STABLE_S:
@@ -87,7 +93,7 @@ class DeviceCoordinator:
     async def _poll_loop(self, group: PollGroup) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
-        while True:
+        while not self.stopping:
             records = await self.connector.poll(group)
             self.emit(records)
             due += group.interval_s

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import logging
 import signal
@@ -174,7 +175,16 @@ class Gateway:
 
     async def _stop_device(self, name: str) -> None:
         running = self.devices.pop(name)
-        running.task.cancel()
+        running.coordinator.stopping = True
+        for _ in range(10):  # a cancellation can be absorbed by a read failing meanwhile: repeat
+            if running.task.done():
+                break
+            running.task.cancel()
+            await asyncio.wait({running.task}, timeout=2)
+        else:
+            log.error("device task did not stop; abandoning it", extra={"device": name})
+            await running.connector.close()
+            return
         with contextlib.suppress(asyncio.CancelledError):
             await running.task
         await running.connector.close()
@@ -239,6 +249,7 @@ class Gateway:
             signal.SIGTERM: self.request_stop,
             signal.SIGINT: self.request_stop,
             signal.SIGHUP: lambda: asyncio.ensure_future(self.reload_from_file()),
+            signal.SIGUSR1: dump_tasks,
         }
         for sig, handler in handlers.items():
             loop.add_signal_handler(sig, handler)
@@ -246,9 +257,10 @@ class Gateway:
             await self.start()
             await self._stop.wait()
         finally:
-            for sig in handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.stop()
+            loop.remove_signal_handler(signal.SIGUSR1)
 
     async def stop(self, *, drain_timeout: float | None = None) -> None:
         """Stop reading, write (or spool) everything buffered, close."""
@@ -265,6 +277,10 @@ class Gateway:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        log.info(
+            "stopping: devices stopped, writing what is buffered",
+            extra={"queued_rows": self.forwarder.queued_rows + self.batcher.pending_rows},
+        )
         self.batcher.flush()
         drained = await self.forwarder.drain(timeout)
         if not drained:  # the database is too slow: what is left goes to disk, not lost
@@ -385,12 +401,22 @@ class Gateway:
         }
 
 
+def dump_tasks() -> None:
+    """Log every asyncio task with its stack (SIGUSR1: what is the gateway waiting for?)."""
+    for task in asyncio.all_tasks():
+        frames = [
+            f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in task.get_stack()
+        ]
+        log.warning("task", extra={"task": task.get_name(), "stack": frames})
+
+
 async def serve(config_path: Path, settings: GatewaySettings) -> None:
     """Load the file and run the gateway until SIGTERM/SIGINT."""
     # Millions of short-lived records make no reference cycles: collect the young generation far
     # less often, and keep start-up objects out of the older collections altogether.
     gc.set_threshold(50_000, 50, 100)
     gc.freeze()
+    faulthandler.register(signal.SIGUSR2)  # thread stacks to stderr, even if the loop is stuck
     if settings.log_level != "DEBUG":  # outages are logged once by the coordinators/forwarder
         for name, level in QUIET_LIBRARIES.items():
             logging.getLogger(name).setLevel(level)
