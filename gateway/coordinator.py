@@ -67,10 +67,10 @@ class DeviceCoordinator:
                     await self._read()
                     raise LinkLost("the device closed the link")
                 except* LinkLost as group:
-                    current = asyncio.current_task()
-                    if self.stopping or (current is not None and current.cancelling()):
-                        # stopping: a read that failed while being cancelled must not turn the
-                        # cancellation into a reconnect (TaskGroup reports the error instead)
+                    if self.stopping:
+                        # a read that failed while being cancelled must not turn the cancellation
+                        # into a reconnect (TaskGroup reports the error instead). Not
+                        # `Task.cancelling()`: a failing child task raises that too (3.11).
                         raise asyncio.CancelledError from None
                     lost = group.exceptions[0]
                     await self.connector.close()
