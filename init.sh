@@ -214,7 +214,8 @@ listener $MES_MQTT_PORT $MES_MQTT_HOST
 allow_anonymous true
 persistence true
 persistence_location $MES_HOME/mosquitto/
-max_queued_messages 100000
+max_queued_messages 1000000
+max_inflight_messages 1000
 $(is_root && echo "user root" || true)
 CONF
   start_bg mosquitto "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$MES_HOME/mosquitto/mosquitto.conf"
