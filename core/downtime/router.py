@@ -255,12 +255,12 @@ async def update_downtime_event(
     "/events/{event_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a downtime event",
-    description="Delete an event recorded by mistake (audited).",
-    dependencies=[require("downtime:configure")],
+    description="Delete an event recorded by mistake (audited); supervisors, engineers and "
+    "admins only.",
     responses=errors(401, 403, 404, 422),
 )
 async def delete_downtime_event(
-    session: SessionDep, principal: Recorder, event_id: EventId
+    session: SessionDep, principal: Configurer, event_id: EventId
 ) -> None:
     """Delete a downtime event."""
     await service.delete_event(session=session, principal=principal, event_id=event_id)

@@ -109,7 +109,7 @@ async def test_fresh_data_is_included_before_rollups_catch_up(
 async def test_raw_and_lttb_modes(db: TestDb, as_roles: AsRoles) -> None:
     ids = seed(db, hours=1, keys=("M3.temp",))
     start, end = NOW - timedelta(minutes=30), NOW
-    params = {
+    params: dict[str, str | int | list[int]] = {
         "signal_id": ids,
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -173,7 +173,7 @@ async def test_signals_list_and_latest(db: TestDb, as_roles: AsRoles) -> None:
     ],
 )
 async def test_bad_series_requests_are_422(
-    db: TestDb, as_roles: AsRoles, params: dict[str, object], field: str
+    db: TestDb, as_roles: AsRoles, params: dict[str, str | int], field: str
 ) -> None:
     ids = seed(db, hours=1, keys=("M5.temp",))
     async with as_roles("operator") as client:
