@@ -4,8 +4,9 @@
 
 For each protocol, `mes sim --scenario scale --only <protocol>` runs pinned to CPU 0 with plants
 of growing size (process signals at 1 Hz); a real client pinned to CPU 1 receives during a
-window: an asyncua subscription to every process signal, a pymodbus poller reading every
-register and counting changed values, a paho subscriber counting values. A size is sustained
+window: an asyncua subscription to every process signal and a paho subscriber, both counting
+the updates whose source timestamp falls in the window, and a pymodbus poller reading every
+register twice a second and counting the values that changed. A size is sustained
 when the client receives at least 98 % of the offered updates and the simulator's process uses
 under 95 % of its core. The baseline, measured in the same run at the largest sustained size with
 the same client, is the bare protocol stack publishing the same values (no model, no fault
@@ -56,6 +57,7 @@ LADDER = {
 }
 STANDARD = 5  # state, counters, alarm, cycle time: not counted (they rarely change)
 POLL_S = 0.5  # Modbus client: every unit twice per update period, so no update is missed
+GRACE_S = 3.0  # after the window, updates stamped inside it may still arrive
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Run:
     busy_ratio: float | None  # simulator: share of the window spent in its tick loop
     max_tick_s: float | None
     startup_s: float
+    failed: str | None = None
 
     @property
     def received_share(self) -> float:
@@ -148,7 +151,11 @@ class Client:
         self.process.stdin.write("stop\n")
         self.process.stdin.flush()
         data = dict(json.loads(self.process.stdout.readline()))
-        self.process.wait(timeout=60)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # the count is in; a client that hangs on exit is not the result
+            self.process.wait(timeout=10)
         return data
 
 
@@ -226,6 +233,19 @@ def measure(
     )
 
 
+def attempt(
+    protocol: str, kind: str, machines: int, signals: int, broker: Broker, window: float,
+    workdir: Path,
+) -> Run:  # fmt: skip
+    """`measure`, with a failure (a server that stops answering) recorded as nothing received."""
+    try:
+        return measure(protocol, kind, machines, signals, broker, window, workdir)
+    except (OSError, TimeoutError, RuntimeError, ValueError, subprocess.SubprocessError) as err:
+        print(f"{protocol} {kind} {machines}x{signals}: failed: {err}", file=sys.stderr)
+        return Run(protocol, kind, machines, machines * signals, float(machines * signals), 0.0,
+                   1.0, None, None, 0.0, failed=str(err))  # fmt: skip
+
+
 def _ready_file(port: int) -> bool:
     return Path(tempfile.gettempdir(), f"sim-bench-baseline-{port}.ready").exists()
 
@@ -241,17 +261,22 @@ def _control_lines() -> asyncio.Queue[str]:
     return queue
 
 
-async def _count_window(counter: dict[str, float]) -> None:
-    """ready -> wait for go -> count -> wait for stop -> print the count."""
+async def _count_window(counter: dict[str, float], grace: float = GRACE_S) -> None:
+    """ready -> "go" opens the window -> "stop" closes it -> late arrivals for `grace` seconds
+    -> print {"received", "elapsed"}: updates stamped inside the window and its length."""
     lines = _control_lines()
     print("ready", flush=True)
     await lines.get()
-    counter["received"], counter["started"] = 0, time.monotonic()
-    counter["counting"] = 1
+    counter["start"], counter["end"] = time.time(), float("inf")
     await lines.get()
-    counter["counting"] = 0
-    elapsed = time.monotonic() - counter["started"]
+    counter["end"] = time.time()
+    await asyncio.sleep(grace)
+    elapsed = counter["end"] - counter["start"]
     print(json.dumps({"received": counter["received"], "elapsed": elapsed}), flush=True)
+
+
+def _in_window(counter: dict[str, float], stamp: float) -> bool:
+    return counter["start"] <= stamp < counter["end"]
 
 
 def keys(machines: int, signals: int) -> list[str]:
@@ -267,15 +292,19 @@ async def opcua_client(spec: dict[str, Any]) -> None:
     from asyncua.client.client import Client as UaClient
     from asyncua.common.subscription import Subscription
 
-    counter = {"received": 0.0, "counting": 0.0, "started": 0.0}
+    counter = {"received": 0.0, "start": float("inf"), "end": float("inf")}
 
     class Counting(Subscription):
         async def publish_callback(self, publish_result: ua.PublishResult) -> None:
             data = publish_result.NotificationMessage.NotificationData
-            if data and counter["counting"]:
-                for notification in data:
-                    if isinstance(notification, ua.DataChangeNotification):
-                        counter["received"] += len(notification.MonitoredItems)
+            for notification in data or ():
+                if isinstance(notification, ua.DataChangeNotification):
+                    for item in notification.MonitoredItems:
+                        ts = item.Value.SourceTimestamp
+                        if ts is not None and _in_window(
+                            counter, ts.replace(tzinfo=UTC).timestamp()
+                        ):
+                            counter["received"] += 1
 
     class Handler:
         def status_change_notification(self, status: Any) -> None:
@@ -301,7 +330,7 @@ async def opcua_client(spec: dict[str, Any]) -> None:
 async def modbus_client(spec: dict[str, Any]) -> None:
     from pymodbus.client import AsyncModbusTcpClient
 
-    counter = {"received": 0.0, "counting": 0.0, "started": 0.0}
+    counter = {"received": 0.0, "start": float("inf"), "end": float("inf")}
     client = AsyncModbusTcpClient(LOOPBACK, port=spec["port"], timeout=10)
     await client.connect()
     registers = 8 + 2 * spec["signals"]
@@ -319,7 +348,7 @@ async def modbus_client(spec: dict[str, Any]) -> None:
                     response = await client.read_input_registers(start, count=count, device_id=unit)
                     words += response.registers
                 before = previous.get(unit)
-                if before is not None and counter["counting"]:
+                if before is not None and _in_window(counter, time.time()):
                     counter["received"] += sum(
                         1 for i in range(0, len(words), 2) if words[i : i + 2] != before[i : i + 2]
                     )
@@ -328,24 +357,35 @@ async def modbus_client(spec: dict[str, Any]) -> None:
             await asyncio.sleep(max(0.0, due - loop.time()))
 
     task = asyncio.create_task(poll())
-    await _count_window(counter)
-    task.cancel()
+    try:
+        await _count_window(counter, grace=0.0)
+    finally:
+        task.cancel()
+        client.close()
 
 
 async def mqtt_client(spec: dict[str, Any]) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    counter = {"received": 0.0, "counting": 0.0, "started": 0.0}
+    counter = {"received": 0.0, "start": float("inf"), "end": float("inf")}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
+    stamps: dict[str, float] = {}
+
+    def inside(ts: str) -> bool:
+        if ts not in stamps:
+            stamps[ts] = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        return _in_window(counter, stamps[ts])
 
     def on_message(c: Any, _: Any, msg: Any) -> None:
-        if not counter["counting"] or msg.topic.endswith("/status"):
+        if msg.topic.endswith("/status"):
             return
         data = orjson.loads(msg.payload)
         if "values" in data:
-            counter["received"] += sum(1 for v in data["values"] if v["signal"].startswith("p"))
-        elif msg.topic.rsplit("/", 1)[1].startswith("p"):
+            counter["received"] += sum(
+                1 for v in data["values"] if v["signal"].startswith("p") and inside(v["ts"])
+            )
+        elif msg.topic.rsplit("/", 1)[1].startswith("p") and inside(data["ts"]):
             counter["received"] += 1
 
     client.on_message = on_message
@@ -362,7 +402,8 @@ async def mqtt_client(spec: dict[str, Any]) -> None:
 
 
 async def _tick_forever(update: Any, machines: int) -> None:
-    """Call update(machine) for every machine once per second, spread over the second."""
+    """Call update(machine) for every machine once per second, spread over the second; a
+    period that is over is skipped, not caught up (so no signal updates faster than 1 Hz)."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     k = 0
@@ -373,7 +414,7 @@ async def _tick_forever(update: Any, machines: int) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             await update(m)
-        k += 1
+        k = max(k + 1, int(loop.time() - start))
 
 
 def _announce(port: int) -> None:
@@ -527,7 +568,7 @@ def main(argv: list[str]) -> int:
             best: Run | None = None
             for machines, signals in LADDER[protocol][: args.steps]:
                 runs = [
-                    measure(protocol, "simulator", machines, signals, broker, args.window, workdir)
+                    attempt(protocol, "simulator", machines, signals, broker, args.window, workdir)
                     for _ in range(args.repeat)
                 ]
                 run = sorted(runs, key=lambda r: r.received_per_s)[len(runs) // 2]
@@ -537,7 +578,7 @@ def main(argv: list[str]) -> int:
                     break
                 best = run
             size = best or rows[-1]
-            base = measure(protocol, "baseline", size.machines, size.signals // size.machines,
+            base = attempt(protocol, "baseline", size.machines, size.signals // size.machines,
                            broker, args.window, workdir)  # fmt: skip
             rows.append(base)
             print(table([base]).splitlines()[-1], flush=True)

@@ -8,7 +8,7 @@ an event. A stop, failure or maintenance interrupts the cycle in progress; that 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulators.model.engine import Engine, Kind
 from simulators.model.process import ProcessValue, SampleGroup, sample_groups
@@ -17,22 +17,18 @@ from simulators.model.states import MachineState, activity
 from simulators.model.wear import Phase, Wear
 from simulators.scenario.definitions import COMMAND_FAILURE_ALARM, MachineDef
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
 U32 = 0xFFFFFFFF
 S = MachineState
 
 
 class Machine:
-    """Runtime state of one machine; `plant` is the engine it schedules on."""
+    """Runtime state of one machine; `engine` is the event queue it schedules on."""
 
     def __init__(self, defn: MachineDef, engine: Engine, seed: int) -> None:
         self.defn = defn
         self.code = defn.code
         self.engine = engine
-        self.peers: Sequence[Machine] = ()  # all machines, set by the plant
-        self.by_code: dict[str, Machine] = {}
+        self.by_code: dict[str, Machine] = {}  # every machine of the plant, set by the plant
         self.rng_cycle = stream(seed, "cycle", defn.code)
         self.rng_repair = stream(seed, "repair", defn.code)
         self.rng_noise = stream(seed, "noise", defn.code)

@@ -49,7 +49,6 @@ class Plant:
         self.machines = [Machine(m, self.engine, seed) for m in scenario.machines]
         self.by_code = {m.code: m for m in self.machines}
         for machine in self.machines:
-            machine.peers = self.machines
             machine.by_code = self.by_code
             machine.cycle_events = cycle_events
         for machine in self.machines:
