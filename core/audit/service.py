@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,8 +16,15 @@ from core.auth.principal import Principal
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """A column value as JSON: times in ISO 8601, durations in seconds, decimals as strings.
+
+    >>> _jsonable({"start": time(6, 30), "took": timedelta(minutes=2), "qty": Decimal("1.50")})
+    {'start': '06:30:00', 'took': 120.0, 'qty': '1.50'}
+    """
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, enum.Enum):

@@ -45,3 +45,13 @@ def test_matrix_names_a_malformed_setting() -> None:
     result = _matrix(env={**os.environ, "MES_JWT_LEEWAY_SECONDS": "soon"})
     assert result.returncode == 2
     assert result.stderr.startswith("configuration error: MES_JWT_LEEWAY_SECONDS='soon'")
+
+
+def test_rbac_doc_shows_the_current_matrix() -> None:
+    result = _matrix("--markdown", env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    doc = Path(__file__).resolve().parents[3] / "docs" / "RBAC.md"
+    table = [line for line in doc.read_text().splitlines() if line.startswith("|")]
+    generated = result.stdout.strip().splitlines()
+    table = table[table.index(generated[0]) :]
+    assert table == generated, "docs/RBAC.md is stale: regenerate with `mes auth matrix --markdown`"
