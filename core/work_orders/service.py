@@ -7,12 +7,11 @@ services compose them into one transaction.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, union
+from sqlalchemy import func, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
@@ -20,14 +19,13 @@ from sqlalchemy.orm import contains_eager, selectinload
 from core.audit import service as audit
 from core.auth.principal import Principal
 from core.calendar.service import EARLIEST
-from core.common.listing import ListParams, ListSpec, paginate
-from core.common.schemas import Page
 from core.equipment import service as equipment_service
 from core.equipment.models import Equipment, EquipmentLevel, EquipmentStatus
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from core.items.models import Item
 from core.plans.models import ProductionPlanLine
 from core.processes import service as routings
+from core.work_orders import listing
 from core.work_orders.models import (
     EDGES,
     OPEN_STATUSES,
@@ -44,43 +42,17 @@ from core.work_orders.schemas import (
     DispatchRequest,
     ReportCreate,
     WorkOrderCreate,
-    WorkOrderOut,
     WorkOrderUpdate,
 )
 
+LIST_SPEC = listing.LIST_SPEC
+escape_like = listing.escape_like
 ENTITY = "work_order"
 REPORT_ENTITY = "work_order_report"
 S = WorkOrderStatus
 EDITABLE = frozenset({S.PLANNED, S.RELEASED})
 DISPATCHABLE = OPEN_STATUSES
 FUTURE_TOLERANCE = timedelta(minutes=5)
-LIST_SPEC = ListSpec(
-    search=[WorkOrder.code, Item.code, Item.name],
-    sort={
-        "id": WorkOrder.id,
-        "code": WorkOrder.code,
-        "item_code": Item.code,
-        "status": WorkOrder.status,
-        "priority": WorkOrder.priority,
-        "due_date": WorkOrder.due_date,
-        "planned_start": WorkOrder.planned_start,
-        "actual_start": WorkOrder.actual_start,
-        "actual_end": WorkOrder.actual_end,
-        "quantity": WorkOrder.quantity,
-        "created_at": WorkOrder.created_at,
-        "updated_at": WorkOrder.updated_at,
-    },
-    default_sort="-id",
-)
-
-
-def escape_like(text_: str) -> str:
-    """`text_` with LIKE wildcards escaped (backslash is the escape character).
-
-    >>> escape_like("50%_off")
-    '50\\\\%\\\\_off'
-    """
-    return text_.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def now() -> datetime:
@@ -129,71 +101,8 @@ async def get(session: AsyncSession, work_order_id: int, *, lock: bool = False) 
     return work_order
 
 
-async def list_work_orders(
-    *,
-    session: AsyncSession,
-    params: ListParams,
-    status: list[WorkOrderStatus] | None = None,
-    item_id: int | None = None,
-    line_id: int | None = None,
-    equipment_id: int | None = None,
-    plan_line_id: int | None = None,
-    plan_id: int | None = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
-) -> Page[WorkOrderOut]:
-    """Work orders matching search (code, item code and name) and filters."""
-    stmt = (
-        select(WorkOrder)
-        .join(WorkOrder.item)
-        .options(
-            contains_eager(WorkOrder.item),
-            selectinload(WorkOrder.line),
-            selectinload(WorkOrder.equipment),
-        )
-    )
-    if status:
-        stmt = stmt.where(WorkOrder.status.in_([s.value for s in status]))
-    if due_from is not None:
-        stmt = stmt.where(WorkOrder.due_date >= due_from)
-    if due_to is not None:
-        stmt = stmt.where(WorkOrder.due_date <= due_to)
-    if plan_id is not None:
-        stmt = stmt.where(
-            WorkOrder.plan_line_id.in_(
-                select(ProductionPlanLine.id).where(ProductionPlanLine.plan_id == plan_id)
-            )
-        )
-    if params.q:
-        # search through id sets each trigram index can answer, instead of an OR across the
-        # join that makes PostgreSQL filter every row
-        pattern = f"%{escape_like(params.q)}%"
-        matching_items = union(
-            select(Item.id).where(Item.code.ilike(pattern, escape="\\")),
-            select(Item.id).where(Item.name.ilike(pattern, escape="\\")),
-        )
-        stmt = stmt.where(
-            WorkOrder.id.in_(
-                union(
-                    select(WorkOrder.id).where(WorkOrder.code.ilike(pattern, escape="\\")),
-                    select(WorkOrder.id).where(WorkOrder.item_id.in_(matching_items)),
-                )
-            )
-        )
-        params = replace(params, q=None)
-    return await paginate(
-        session,
-        stmt,
-        LIST_SPEC,
-        params,
-        schema=WorkOrderOut,
-        filters={
-            WorkOrder.item_id: item_id,
-            WorkOrder.line_id: line_id,
-            WorkOrder.equipment_id: equipment_id,
-            WorkOrder.plan_line_id: plan_line_id,
-        },
-    )
+list_work_orders = listing.list_work_orders
+"""Work orders matching search and filters (see core.work_orders.listing)."""
 
 
 async def list_transitions(
