@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -14,21 +15,29 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 log = logging.getLogger("gateway.http")
 
 
+Health = Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]]
+
+
 class HealthServer:
-    """Serves `/healthz` from `health()` and `/metrics` from `registry`."""
+    """Serves `/healthz` from `health()` and `/metrics` from `registry` (or from `render()`, an
+    exposition gathered elsewhere, e.g. from worker processes)."""
 
     def __init__(
         self,
         *,
         host: str,
         port: int,
-        registry: CollectorRegistry,
-        health: Callable[[], dict[str, Any]],
+        registry: CollectorRegistry | None = None,
+        health: Health,
+        render: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
+        if registry is None and render is None:
+            raise ValueError("a registry or a render function is needed")
         self.host = host
         self.port = port
         self.registry = registry
         self.health = health
+        self.render = render
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -52,10 +61,17 @@ class HealthServer:
                 status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
             elif path == "/metrics":
                 status, ctype = "200 OK", CONTENT_TYPE_LATEST
-                body = generate_latest(self.registry)
+                if self.render is not None:
+                    body = await self.render()
+                else:
+                    assert self.registry is not None
+                    body = generate_latest(self.registry)
             elif path == "/healthz":
                 status, ctype = "200 OK", "application/json"
-                body = orjson.dumps(self.health(), option=orjson.OPT_INDENT_2)
+                health = self.health()
+                if inspect.isawaitable(health):
+                    health = await health
+                body = orjson.dumps(health, option=orjson.OPT_INDENT_2)
             else:
                 status, ctype, body = "404 Not Found", "text/plain", b"try /healthz or /metrics\n"
             head = (

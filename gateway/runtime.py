@@ -8,7 +8,9 @@ import contextlib
 import faulthandler
 import gc
 import logging
+import os
 import signal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from gateway.sinks.forwarder import StoreAndForward
 from gateway.sinks.signals import SignalRegistry
 from gateway.sinks.spool import Spool
 from gateway.sinks.writer import ReadingWriter
+from gateway.workers import Slot, adopt_orphans, partition, spool_root
 
 log = logging.getLogger("gateway")
 
@@ -40,6 +43,7 @@ QUIET_LIBRARIES = {  # libraries that log every failed reconnect attempt
     "asyncua": logging.ERROR,
 }
 HEARTBEAT_TICK_S = 1.0
+PARENT_CHECK_S = 1.0
 
 
 @dataclass
@@ -59,7 +63,9 @@ class Gateway:
         settings: GatewaySettings,
         *,
         config_path: Path | None = None,
+        slot: Slot | None = None,
     ) -> None:
+        self.slot = slot  # set when this process is one worker of several (config partitioned)
         self.config = config
         self.settings = settings
         self.config_path = config_path
@@ -218,6 +224,14 @@ class Gateway:
             },
         )
 
+    async def _watch_parent(self) -> None:
+        """A worker whose supervisor died (kill -9) stops cleanly instead of running on alone."""
+        parent = os.getppid()
+        while os.getppid() == parent:  # noqa: ASYNC110 - no event tells a parent's death
+            await asyncio.sleep(PARENT_CHECK_S)
+        log.error("the supervising process is gone; stopping", extra={"gateway": self.gateway_id})
+        self.request_stop()
+
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_TICK_S)
@@ -255,6 +269,10 @@ class Gateway:
             loop.add_signal_handler(sig, handler)
         try:
             await self.start()
+            if self.slot is not None:
+                self._tasks.append(asyncio.create_task(self._watch_parent(), name="parent"))
+                sys.stdout.write(f"READY {self.http.port}\n")
+                sys.stdout.flush()
             await self._stop.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -310,6 +328,13 @@ class Gateway:
             return False
         try:
             config = load_config(self.config_path)
+            if self.slot is not None:
+                if config.gateway.workers != self.slot.count:
+                    log.warning(
+                        "gateway.workers changes only at restart",
+                        extra={"kept": self.slot.count, "requested": config.gateway.workers},
+                    )
+                config = partition(config, self.slot)
         except ConfigFileError as err:
             log.error(
                 "reload refused: the configuration file is invalid; still running the previous one",
@@ -410,8 +435,10 @@ def dump_tasks() -> None:
         log.warning("task", extra={"task": task.get_name(), "stack": frames})
 
 
-async def serve(config_path: Path, settings: GatewaySettings) -> None:
-    """Load the file and run the gateway until SIGTERM/SIGINT."""
+async def serve(config_path: Path, settings: GatewaySettings, slot: Slot | None = None) -> None:
+    """Load the file and run the gateway until SIGTERM/SIGINT (as worker `slot` of several when
+    given: its share of the devices, READY and its metrics port on stdout once started, and a stop
+    when the supervising process is gone)."""
     # Millions of short-lived records make no reference cycles: collect the young generation far
     # less often, and keep start-up objects out of the older collections altogether.
     gc.set_threshold(50_000, 50, 100)
@@ -421,5 +448,14 @@ async def serve(config_path: Path, settings: GatewaySettings) -> None:
         for name, level in QUIET_LIBRARIES.items():
             logging.getLogger(name).setLevel(level)
     config = load_config(config_path)
-    gateway = Gateway(config, settings, config_path=config_path)
+    if slot is None:
+        adopt_orphans(
+            spool_root(config, settings.gateway_spool_dir),
+            config.gateway.id,
+            1,
+            max_bytes=config.spool.max_bytes or settings.gateway_spool_max_bytes,
+        )
+    else:
+        config = partition(config, slot)
+    gateway = Gateway(config, settings, config_path=config_path, slot=slot)
     await gateway.run()

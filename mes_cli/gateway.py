@@ -29,7 +29,10 @@ def run(
     path = config or settings.gateway_config
     loaded = load_config(path)
     if check:
-        typer.echo(f"{path}: ok (gateway {loaded.gateway.id}, {len(loaded.devices)} devices)")
+        typer.echo(
+            f"{path}: ok (gateway {loaded.gateway.id}, {len(loaded.devices)} devices, "
+            f"{loaded.gateway.workers} worker{'s' if loaded.gateway.workers > 1 else ''})"
+        )
         return
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -38,4 +41,9 @@ def run(
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is optional
         pass
-    asyncio.run(serve(path, settings))
+    if loaded.gateway.workers > 1:
+        from gateway.supervisor import supervise
+
+        asyncio.run(supervise(path, loaded, settings))
+    else:
+        asyncio.run(serve(path, settings))

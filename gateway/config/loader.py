@@ -238,11 +238,14 @@ def _problems(err: ValidationError, located: Located, source: str) -> list[str]:
             path = (*path, "protocol")
         message = _message(item)
         # model-level checks on the whole file name their own path (e.g. duplicate names)
-        own = re.match(r"^(devices\[\d+\]\.\w+): (.*)$", message)
+        own = re.match(r"^((?:devices\[\d+\]|gateway)\.\w+): (.*)$", message)
         if own and not path:
             text_path = own.group(1)
-            idx = int(re.findall(r"\[(\d+)\]", text_path)[0])
-            path = ("devices", idx, text_path.rsplit(".", 1)[1])
+            if text_path.startswith("gateway."):
+                path = ("gateway", text_path.split(".", 1)[1])
+            else:
+                idx = int(re.findall(r"\[(\d+)\]", text_path)[0])
+                path = ("devices", idx, text_path.rsplit(".", 1)[1])
             message = own.group(2)
         problems.append(
             f"config error: {_where(source, located.lines, path)}: {format_path(path)}: {message}"

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gateway.records import Deadband
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+SHARE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"  # an MQTT share name has no '/', '+' or '#'
+MAX_WORKERS = 32
 ModbusType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64",
                     "bool", "string"]  # fmt: skip
 REGISTER_COUNT = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "int64": 4, "uint64": 4,
@@ -50,6 +52,7 @@ class GatewaySection(Strict):
 
     id: str = Field(pattern=NAME, max_length=64)
     heartbeat_s: float = Field(default=60, gt=0)
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)  # optional extension
 
 
 class BatchSection(Strict):
@@ -82,6 +85,7 @@ class DeviceBase(Strict):
     enabled: bool = True  # optional extension
     backoff: BackoffConfig = BackoffConfig()  # optional extension
     heartbeat_s: float | None = Field(default=None, gt=0)  # optional extension
+    worker: int | None = Field(default=None, ge=0)  # optional extension: pins the device
 
 
 # --- OPC UA ---------------------------------------------------------------------------------------
@@ -299,6 +303,7 @@ class MqttDevice(DeviceBase):
     password_env: str | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)  # optional extension
     session_expiry_s: int = Field(default=7 * 86400, ge=0)  # optional extension
+    share_group: str | None = Field(default=None, pattern=SHARE_NAME, max_length=64)  # extension
     subscriptions: list[MqttSubscription] = Field(min_length=1)
 
 
@@ -334,4 +339,21 @@ class GatewayConfig(Strict):
                     f"(also devices[{seen[device.name]}])"
                 )
             seen[device.name] = n
+        return self
+
+    @model_validator(mode="after")
+    def _workers(self) -> GatewayConfig:
+        workers = self.gateway.workers
+        longest = len(f"{self.gateway.id}-w{workers - 1}")
+        if workers > 1 and longest > 64:
+            raise ValueError(
+                f"gateway.id: too long for {workers} workers (worker ids '{self.gateway.id}-wN' "
+                "must fit 64 characters)"
+            )
+        for n, device in enumerate(self.devices):
+            if device.worker is not None and device.worker >= workers:
+                raise ValueError(
+                    f"devices[{n}].worker: {device.worker} is not a worker of this gateway "
+                    f"(gateway.workers is {workers}: 0 to {workers - 1})"
+                )
         return self

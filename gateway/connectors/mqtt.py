@@ -69,6 +69,12 @@ class MqttConnector(Connector):
     def signals(self) -> list[SignalSpec]:
         return list(self.mapper.known.values())
 
+    def filter(self, topic: str) -> str:
+        """What is subscribed for `topic`: a shared subscription when the device has a share
+        group (the broker gives each message to one member of the group)."""
+        group = self.device.share_group
+        return f"$share/{group}/{topic}" if group else topic
+
     # --- connection ----------------------------------------------------------------------------
 
     def _new_client(self, loop: asyncio.AbstractEventLoop) -> mqtt.Client:
@@ -148,7 +154,7 @@ class MqttConnector(Connector):
             props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
             props.SubscriptionIdentifier = n + 1
             rc, mid = client.subscribe(
-                sub.topic, options=SubscribeOptions(qos=sub.qos), properties=props
+                self.filter(sub.topic), options=SubscribeOptions(qos=sub.qos), properties=props
             )
             if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
                 raise LinkLost(f"{self.endpoint}: subscribe failed ({mqtt.error_string(rc)})")

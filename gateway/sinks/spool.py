@@ -65,6 +65,11 @@ class Spool:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next appended batch gets."""
+        return self._next
+
     def append(self, data: bytes, rows: int) -> DropReport:
         """Store one batch durably (fsync of file and directory); returns what overflow dropped.
 

@@ -189,7 +189,7 @@ def test_command_line_reports_one_line_and_exit_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "ok (gateway edge-1, 1 devices)" in result.stdout
+    assert "ok (gateway edge-1, 1 devices, 1 worker)" in result.stdout
     missing = subprocess.run(
         [MES, "gateway", "--config", str(tmp_path / "absent.yaml")],
         env={**os.environ, **ENV},

@@ -191,3 +191,15 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
         if sample == wanted:
             return float(value)
     raise KeyError(wanted)
+
+
+def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample named `name` (any labels) from Prometheus text, as (labels, value)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [
+        (dict(sample.labels), float(sample.value))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
