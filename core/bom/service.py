@@ -545,34 +545,66 @@ async def delete_line(
 
 # --- explosion -------------------------------------------------------------------------------
 
-EXPLOSION_SQL = text(
-    f"""
+# Rolled-up quantities are carried to 12 decimals per level (6 more than stored and returned):
+# exact numeric products grow ~15 digits of scale per level (136 at level 10), which makes the
+# arithmetic, not the reading, the cost of a deep explosion.
+CARRY = 12
+
+
+def _explosion_cte(*, with_item: bool) -> str:
+    """The recursive CTE `tree` of every line occurrence below :bom_id, level by level; `node`
+    is the occurrence's key (its line ids joined by dots) and `parent` its parent's ('' at
+    level 1). `with_item` carries the component's code, name and unit (an index lookup per
+    row instead of hashing the whole item table afterwards)."""
+    item_cols = ", i.code, i.name, i.unit" if with_item else ""
+    item_join = "JOIN item i ON i.id = l.component_item_id" if with_item else ""
+    item_names = ", code, name, unit" if with_item else ""
+    return f"""
     WITH RECURSIVE
     eff AS MATERIALIZED (SELECT b.id, b.item_id, b.quantity FROM bom b WHERE {EFFECTIVE}),
-    tree(line_id, bom_id, item_id, level, qty, path, line_path, per, scrap, op_seq, pos) AS (
-        SELECT l.id, b.id, l.component_item_id, 1,
-               CAST(:qty AS numeric) / b.quantity * l.quantity * (1 + l.scrap_factor),
-               ARRAY[b.item_id, l.component_item_id], ARRAY[l.id],
-               l.quantity, l.scrap_factor, l.operation_seq, l.position
-        FROM bom b JOIN bom_line l ON l.bom_id = b.id
+    tree(node, parent, line_id, bom_id, item_id, level, qty, path, per, scrap, op_seq, pos
+         {item_names}) AS (
+        SELECT l.id::text, '', l.id, b.id, l.component_item_id, 1,
+               round(CAST(:qty AS numeric) / b.quantity * l.quantity * (1 + l.scrap_factor),
+                     {CARRY}),
+               ARRAY[b.item_id, l.component_item_id],
+               l.quantity, l.scrap_factor, l.operation_seq, l.position {item_cols}
+        FROM bom b JOIN bom_line l ON l.bom_id = b.id {item_join}
         WHERE b.id = :bom_id
         UNION ALL
-        SELECT l.id, e.id, l.component_item_id, t.level + 1,
-               t.qty / e.quantity * l.quantity * (1 + l.scrap_factor),
-               t.path || l.component_item_id, t.line_path || l.id,
-               l.quantity, l.scrap_factor, l.operation_seq, l.position
+        SELECT t.node || '.' || l.id, t.node, l.id, e.id, l.component_item_id, t.level + 1,
+               round(t.qty / e.quantity * l.quantity * (1 + l.scrap_factor), {CARRY}),
+               t.path || l.component_item_id,
+               l.quantity, l.scrap_factor, l.operation_seq, l.position {item_cols}
         FROM tree t
         JOIN eff e ON e.item_id = t.item_id
-        JOIN bom_line l ON l.bom_id = e.id
+        JOIN bom_line l ON l.bom_id = e.id {item_join}
         WHERE t.level < {MAX_LEVELS} AND l.component_item_id <> ALL(t.path)
-    )
-    SELECT t.line_id, t.bom_id, t.item_id, t.level, t.qty, t.line_path,
-           i.code, i.name, i.unit, t.per, t.scrap, t.op_seq, t.pos
-    FROM tree t JOIN item i ON i.id = t.item_id
+    )"""
+
+
+EXPLOSION_SQL = text(
+    _explosion_cte(with_item=True)
+    + """
+    SELECT t.line_id, t.bom_id, t.item_id, t.level, t.qty, string_to_array(t.node, '.')::int[],
+           t.code, t.name, t.unit, t.per, t.scrap, t.op_seq, t.pos
+    FROM tree t
     """
 )
 """Every line occurrence below a BOM version, one row per node of the exploded tree. Rows come
 level by level; the tree is assembled (and children ordered by position) in Python."""
+
+TREE_SQL = text(
+    _explosion_cte(with_item=True)
+    + """
+    SELECT t.node, t.parent, t.line_id, t.bom_id, t.level, t.item_id, t.code, t.name, t.unit,
+           t.per::float8, t.scrap::float8, t.op_seq, round(t.qty, 6)::float8
+    FROM tree t ORDER BY t.level, t.pos
+    """
+)
+"""The explosion as JSON-ready values: numbers as floats rounded to the 6 returned decimals,
+rows by level and, within a level, by line position (so every parent's children arrive in
+position order)."""
 
 WHERE_USED_SQL = text(
     f"""
@@ -581,13 +613,13 @@ WHERE_USED_SQL = text(
                          WHERE {EFFECTIVE}),
     up(line_id, bom_id, version, item_id, child_id, level, qty, path, line_path, per) AS (
         SELECT l.id, e.id, e.version, e.item_id, l.component_item_id, 1,
-               l.quantity * (1 + l.scrap_factor) / e.quantity,
+               round(l.quantity * (1 + l.scrap_factor) / e.quantity, {CARRY}),
                ARRAY[l.component_item_id, e.item_id], ARRAY[l.id], l.quantity
         FROM bom_line l JOIN eff e ON e.id = l.bom_id
         WHERE l.component_item_id = :item_id
         UNION ALL
         SELECT l.id, e.id, e.version, e.item_id, l.component_item_id, u.level + 1,
-               u.qty * l.quantity * (1 + l.scrap_factor) / e.quantity,
+               round(u.qty * l.quantity * (1 + l.scrap_factor) / e.quantity, {CARRY}),
                u.path || e.item_id, u.line_path || l.id, l.quantity
         FROM up u
         JOIN bom_line l ON l.component_item_id = u.item_id
@@ -658,41 +690,40 @@ def json_number(value: Decimal) -> int | float:
     return int(number) if number.is_integer() else number
 
 
-def tree_payload(rows: Sequence[ExplosionRow]) -> list[dict[str, Any]]:
-    """Nested JSON-ready nodes (the ExplosionNode shape) from explosion rows; children in
-    line-position order. Plain dicts: ~10^4 nodes are built and serialised without model
-    overhead."""
+def _number(value: float) -> int | float:
+    """A JSON number: integral values as int (`22`, not `22.0`)."""
+    return int(value) if value.is_integer() else value
+
+
+def tree_payload(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Nested JSON-ready nodes (the ExplosionNode shape) from TREE_SQL rows, which come parents
+    first and children in position order. Plain dicts: ~10^4 nodes are built and serialised
+    without model overhead."""
     roots: list[dict[str, Any]] = []
-    nodes: dict[tuple[int, ...], dict[str, Any]] = {}
-    position: dict[int, int] = {}
-    for r in rows:
+    nodes: dict[str, dict[str, Any]] = {}
+    for key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, qty in rows:
         node: dict[str, Any] = {
-            "line_id": r.line_id,
-            "bom_id": r.bom_id,
-            "level": r.level,
-            "item_id": r.item_id,
-            "item_code": r.code,
-            "item_name": r.name,
-            "unit": r.unit,
-            "quantity_per": json_number(r.quantity_per),
-            "scrap_factor": json_number(r.scrap_factor),
-            "operation_seq": r.operation_seq,
-            "quantity": json_number(r.quantity),
+            "line_id": line,
+            "bom_id": bom_id,
+            "level": level,
+            "item_id": item,
+            "item_code": code,
+            "item_name": name,
+            "unit": unit,
+            "quantity_per": _number(per),
+            "scrap_factor": _number(scrap),
+            "operation_seq": op,
+            "quantity": _number(qty),
             "has_bom": False,
             "children": [],
         }
-        nodes[r.line_path] = node
-        position[r.line_id] = r.position
-        if r.level == 1:
-            roots.append(node)
-        else:
-            parent = nodes[r.line_path[:-1]]
+        nodes[key] = node
+        if parent_key:
+            parent = nodes[parent_key]
             parent["has_bom"] = True
             parent["children"].append(node)
-    for node in nodes.values():
-        if len(node["children"]) > 1:
-            node["children"].sort(key=lambda n: position[n["line_id"]])
-    roots.sort(key=lambda n: position[n["line_id"]])
+        else:
+            roots.append(node)
     return roots
 
 
@@ -702,14 +733,14 @@ async def explosion_payload(
     """The explosion tree as JSON-ready data (the ExplosionTree shape)."""
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
-    rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
+    result = await session.execute(TREE_SQL, {"bom_id": bom_id, "qty": quantity, "at": day})
     return {
         "item_id": item.id,
         "item_code": item.code,
         "quantity": json_number(quantity),
         "at": day.isoformat(),
         "bom_id": bom_id,
-        "nodes": tree_payload(rows),
+        "nodes": tree_payload(result.all()),
     }
 
 
