@@ -29,7 +29,7 @@ import yaml
 from tests.support import databases
 from tests.support.databases import TestDb
 from tests.support.envfile import load_env_sh
-from tests.support.gateway import GatewayProcess, metric_value
+from tests.support.gateway import GatewayProcess, metric_samples
 from tests.support.mosquitto import Broker, private_broker
 from tests.support.postgres import private_cluster
 
@@ -47,6 +47,11 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_avg_1m": os.getloadavg()[0],
     }
+
+
+def result_name(name: str, workers: int) -> str:
+    """`name`, or `name_workersN` for a run with N gateway workers."""
+    return name if workers == 1 else f"{name}_workers{workers}"
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:
@@ -157,20 +162,26 @@ class Gateway:
         self.process.stop()
 
     def written(self) -> float:
-        """Points committed so far."""
-        return metric_value(self.process.metrics(), "gateway_points_written_total")
+        """Points committed so far (by every worker)."""
+        return self.metric("gateway_points_written_total")
 
     def metric(self, name: str, labels: str = "") -> float:
-        """Any sample of /metrics (0 when not exported yet)."""
-        try:
-            return metric_value(self.process.metrics(), name, labels)
-        except KeyError:
-            return 0.0
+        """A sample of /metrics, summed over the workers (0 when not exported yet); `labels`
+        like `device="mqtt"` selects the samples carrying them."""
+        wanted = dict(
+            (k, v.strip('"')) for k, _, v in (part.partition("=") for part in labels.split(","))
+        ) if labels else {}  # fmt: skip
+        return sum(
+            value
+            for found, value in metric_samples(self.process.metrics(), name)
+            if all(found.get(k) == v for k, v in wanted.items())
+        )
 
     def rss(self) -> int:
-        """Resident memory of the gateway process, bytes."""
+        """Resident memory of the gateway process and its workers, bytes."""
         assert self.process.process is not None
-        return int(psutil.Process(self.process.process.pid).memory_info().rss)
+        parent = psutil.Process(self.process.process.pid)
+        return sum(int(p.memory_info().rss) for p in [parent, *parent.children()])
 
     def rate(self, seconds: float, warmup: float = 3.0) -> float:
         """Points committed per second over `seconds`, after `warmup`."""
@@ -274,14 +285,18 @@ def modbus_device(port: int, registers: int, *, interval_ms: int = 10) -> dict[s
     }
 
 
-def mqtt_device(st: Stack, client_id: str, prefix: str = "bench") -> dict[str, Any]:
-    """Batched payloads on `<prefix>/<machine>/batch`."""
+def mqtt_device(
+    st: Stack, client_id: str, prefix: str = "bench", workers: int = 1
+) -> dict[str, Any]:
+    """Batched payloads on `<prefix>/<machine>/batch` (with workers, shared under a group named
+    after `client_id`: the broker keeps earlier runs' sessions, which must not take a share)."""
     return {
         "name": "mqtt",
         "protocol": "mqtt",
         "host": st.broker.host,
         "port": st.broker.port,
         "client_id": client_id,
+        **({"share_group": client_id} if workers > 1 else {}),
         "subscriptions": [
             {
                 "topic": f"{prefix}/+/batch",
@@ -296,11 +311,11 @@ def mqtt_device(st: Stack, client_id: str, prefix: str = "bench") -> dict[str, A
     }
 
 
-def gateway_config(devices: list[dict[str, Any]], **batch: int) -> dict[str, Any]:
+def gateway_config(devices: list[dict[str, Any]], workers: int = 1, **batch: int) -> dict[str, Any]:
     """A benchmark gateway (heartbeat far away, default batching unless given)."""
     return {
         "version": 1,
-        "gateway": {"id": "bench", "heartbeat_s": 3600},
+        "gateway": {"id": "bench", "heartbeat_s": 3600, "workers": workers},
         "batch": {"max_rows": 5000, "max_delay_ms": 200, **batch},
         "devices": devices,
     }

@@ -21,6 +21,7 @@ from bench.gateway_common import (
     opcua_server,
     raw_copy_rate,
     reset_readings,
+    result_name,
     stack,
     stop,
     table,
@@ -32,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--workers", type=int, default=1, help="gateway.workers")
     args = parser.parse_args()
     copy: list[float] = []
     total: list[float] = []
@@ -46,9 +48,10 @@ def main() -> None:
                 devices = [
                     opcua_device(endpoint),
                     modbus_device(port, 1000, interval_ms=20),
-                    mqtt_device(st, f"mixed-{run}"),
+                    mqtt_device(st, f"mixed-{run}", workers=args.workers),
                 ]
-                with Gateway(st, gateway_config(devices), name=f"mixed-{run}") as gw:
+                config = gateway_config(devices, workers=args.workers)
+                with Gateway(st, config, name=f"mixed-{run}") as gw:
                     pub = mqtt_publisher(st, args.seconds + 30, f"mixedpub-{run}")
                     try:
                         before = {d: gw.metric("gateway_points_received_total", f'device="{d}"')
@@ -69,6 +72,7 @@ def main() -> None:
         "unit": "points/s",
         "runs": args.runs,
         "seconds": args.seconds,
+        "workers": args.workers,
         "load": "OPC UA 1000 variables at 5 Hz, Modbus 1000 registers polled every 20 ms, MQTT "
         "batches of 100 readings as fast as the broker takes them",
         "raw_copy": copy,
@@ -79,7 +83,7 @@ def main() -> None:
         "targets": {"gateway_points_per_s": 50_000},
         "baseline": "raw psycopg binary COPY into reading, same machine, same run",
     }
-    write_result("gateway_mixed", result)
+    write_result(result_name("gateway_mixed", args.workers), result)
     m = result["median"]
     print(
         table(

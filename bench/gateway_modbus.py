@@ -20,6 +20,7 @@ from bench.gateway_common import (
     modbus_device,
     modbus_server,
     reset_readings,
+    result_name,
     stack,
     stop,
     table,
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--registers", type=int, default=1000)
     parser.add_argument("--interval-ms", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1, help="gateway.workers")
     args = parser.parse_args()
     raw: list[float] = []
     gateway: list[float] = []
@@ -61,7 +63,8 @@ def main() -> None:
                 raw.append(asyncio.run(raw_rate(port, args.registers, args.seconds)))
                 reset_readings(st.db)
                 config = gateway_config([modbus_device(port, args.registers,
-                                                       interval_ms=args.interval_ms)])  # fmt: skip
+                                                       interval_ms=args.interval_ms)],
+                                        workers=args.workers)  # fmt: skip
                 with Gateway(st, config, name=f"modbus-{run}") as gw:
                     gateway.append(gw.rate(args.seconds, warmup=4))
                 print(f"run {run}: raw {raw[-1]:,.0f}/s  gateway {gateway[-1]:,.0f}/s",
@@ -74,6 +77,7 @@ def main() -> None:
         "seconds": args.seconds,
         "registers": args.registers,
         "interval_ms": args.interval_ms,
+        "workers": args.workers,
         "raw_pymodbus": raw,
         "gateway": gateway,
         "median": {"raw_pymodbus": median(raw), "gateway": median(gateway)},
@@ -82,7 +86,7 @@ def main() -> None:
         "baseline": "back-to-back 125-register reads with a bare pymodbus client (one "
         "connection), same server and machine, same run",
     }
-    write_result("gateway_modbus", result)
+    write_result(result_name("gateway_modbus", args.workers), result)
     m = result["median"]
     print(
         table(

@@ -20,6 +20,7 @@ from bench.gateway_common import (
     median,
     raw_copy_rate,
     reset_readings,
+    result_name,
     spawn,
     stack,
     stop,
@@ -31,11 +32,14 @@ from bench.gateway_common import (
 VALUES = 100  # readings per message (the demo plant's batch topic shape)
 
 
-def mqtt_config(st: Stack, client_id: str, prefix: str = "bench") -> dict[str, Any]:
-    """A gateway with one MQTT device mapping `<prefix>/<machine>/batch` payloads."""
+def mqtt_config(
+    st: Stack, client_id: str, prefix: str = "bench", workers: int = 1
+) -> dict[str, Any]:
+    """A gateway with one MQTT device mapping `<prefix>/<machine>/batch` payloads (with workers,
+    on a shared subscription of the run's own: the broker keeps earlier runs' sessions)."""
     return {
         "version": 1,
-        "gateway": {"id": "bench", "heartbeat_s": 3600},
+        "gateway": {"id": "bench", "heartbeat_s": 3600, "workers": workers},
         "batch": {"max_rows": 5000, "max_delay_ms": 200},
         "live": {"enabled": True},
         "devices": [
@@ -45,6 +49,7 @@ def mqtt_config(st: Stack, client_id: str, prefix: str = "bench") -> dict[str, A
                 "host": st.broker.host,
                 "port": st.broker.port,
                 "client_id": client_id,
+                **({"share_group": client_id} if workers > 1 else {}),
                 "subscriptions": [
                     {
                         "topic": f"{prefix}/+/batch",
@@ -98,10 +103,13 @@ def raw_paho_rate(st: Stack, seconds: float, run: int) -> float:
     return rate
 
 
-def gateway_rate(st: Stack, seconds: float, run: int) -> tuple[float, dict[str, float]]:
+def gateway_rate(
+    st: Stack, seconds: float, run: int, workers: int = 1
+) -> tuple[float, dict[str, float]]:
     """Readings/s the gateway commits with the publisher saturating it."""
     reset_readings(st.db)
-    with Gateway(st, mqtt_config(st, f"gw-{run}"), name=f"mqtt-{run}") as gw:
+    config = mqtt_config(st, f"gw-{run}", workers=workers)
+    with Gateway(st, config, name=f"mqtt-{run}") as gw:
         proc = publisher(st, seconds + 10, f"gwpub-{run}")
         try:
             rate = gw.rate(seconds, warmup=4)
@@ -118,6 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=1, help="gateway.workers")
     args = parser.parse_args()
     copy: list[float] = []
     raw: list[float] = []
@@ -126,7 +135,7 @@ def main() -> None:
         for run in range(args.runs):
             copy.append(raw_copy_rate(st.db, seconds=min(args.seconds, 10)))
             raw.append(raw_paho_rate(st, args.seconds, run))
-            rate, _ = gateway_rate(st, args.seconds, run)
+            rate, _ = gateway_rate(st, args.seconds, run, args.workers)
             gateway.append(rate)
             print(f"run {run}: copy {copy[-1]:,.0f}/s  paho {raw[-1]:,.0f}/s  "
                   f"gateway {gateway[-1]:,.0f}/s", flush=True)  # fmt: skip
@@ -135,6 +144,7 @@ def main() -> None:
         "runs": args.runs,
         "seconds": args.seconds,
         "values_per_message": VALUES,
+        "workers": args.workers,
         "raw_copy": copy,
         "raw_paho": raw,
         "gateway": gateway,
@@ -147,7 +157,7 @@ def main() -> None:
         "baseline": "raw psycopg binary COPY into reading and a bare paho QoS 1 subscriber, "
         "same machine, same run",
     }
-    write_result("gateway_mqtt", result)
+    write_result(result_name("gateway_mqtt", args.workers), result)
     m, r = result["median"], result["ratio"]
     print(
         table(

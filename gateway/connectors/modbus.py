@@ -16,7 +16,9 @@ from gateway.connectors.modbus_codec import (
     BIT_TABLES,
     FAST,
     Block,
+    Columnar,
     Point,
+    columnar,
     decode,
     plan_blocks,
 )
@@ -44,6 +46,7 @@ class ModbusConnector(Connector):
         self._client: AsyncModbusTcpClient | None = None
         self._specs: list[SignalSpec] = []
         self._groups: list[list[Block]] = []
+        self._columnar: dict[int, Columnar | None] = {}  # by id() of the block
         self._refused: set[tuple[str, int]] = set()  # blocks the device answered with an exception
         equipment = device.equipment or device.name
         for group in device.groups:
@@ -79,9 +82,9 @@ class ModbusConnector(Connector):
                         encoding=tag.encoding,
                     )
                 )
-            self._groups.append(
-                plan_blocks(points, max_gap=device.max_gap, max_block=device.max_block)
-            )
+            blocks = plan_blocks(points, max_gap=device.max_gap, max_block=device.max_block)
+            self._groups.append(blocks)
+            self._columnar.update((id(b), columnar(b)) for b in blocks)
 
     @property
     def endpoint(self) -> str:
@@ -159,6 +162,13 @@ class ModbusConnector(Connector):
         words = response.registers
         if len(words) < block.count:
             raise LinkLost(f"{self.endpoint}: short response ({len(words)} of {block.count})")
+        plan = self._columnar.get(id(block))
+        if plan is not None:  # plain 16-bit registers: the whole block at once
+            new = tuple.__new__
+            return [
+                new(Record, (key, None, now, value, good))
+                for key, value in zip(plan.keys, plan.values(words), strict=True)
+            ]
         raw = struct.pack(f">{len(words)}H", *words)
         for point in block.points:
             start = point.address - base

@@ -79,6 +79,51 @@ def plan_blocks(points: Sequence[Point], *, max_gap: int, max_block: int = 125) 
     return blocks
 
 
+@dataclass(frozen=True)
+class Columnar:
+    """A block of plain 16-bit integers (one register each, no scale or offset, one signedness):
+    decoded all at once instead of point by point."""
+
+    keys: tuple[str, ...]
+    offsets: tuple[int, ...]  # register offsets in the block
+    signed: bool
+
+    def values(self, registers: Sequence[int]) -> list[float]:
+        """The points' values, in `keys` order.
+
+        >>> c = columnar(Block("holding", 0, 3, (Point("a", "holding", 0, 1, "int16"),
+        ...                                        Point("b", "holding", 2, 1, "int16"))))
+        >>> c.values([1, 99, 0xFFFF])
+        [1.0, -1.0]
+        """
+        if self.signed:
+            n = len(registers)
+            registers = struct.unpack(f">{n}h", struct.pack(f">{n}H", *registers))
+        return [float(registers[n]) for n in self.offsets]
+
+
+def columnar(block: Block) -> Columnar | None:
+    """The columnar plan of `block`, or None when a point needs the general decoder.
+
+    >>> columnar(Block("holding", 0, 2, (Point("a", "holding", 0, 1, "uint16"),
+    ...                                  Point("b", "holding", 1, 1, "uint16", scale=0.1))))
+    >>> columnar(Block("holding", 5, 2, (Point("a", "holding", 5, 1, "uint16"),
+    ...                                  Point("b", "holding", 6, 1, "uint16")))).offsets
+    (0, 1)
+    """
+    types = {p.type for p in block.points}
+    if block.table in BIT_TABLES or len(types) != 1 or not types <= {"uint16", "int16"}:
+        return None
+    for p in block.points:
+        if p.size != 1 or not p.plain or p.scale != 1.0 or p.offset != 0.0:
+            return None
+    return Columnar(
+        keys=tuple(p.key for p in block.points),
+        offsets=tuple(p.address - block.address for p in block.points),
+        signed=types == {"int16"},
+    )
+
+
 def registers_to_bytes(registers: Sequence[int], *, byte_order: str, word_order: str) -> bytes:
     """Registers as the bytes of one big-endian value (after applying the device's orders).
 
