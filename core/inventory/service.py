@@ -12,9 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, union, update
+from sqlalchemy import ColumnElement, and_, any_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.audit import service as audit
 from core.auth.principal import Principal
@@ -663,24 +662,19 @@ async def list_transactions(
 
 
 def _stock_search(q: str) -> ColumnElement[bool]:
-    """Stock whose item code or name or lot code contains `q`: a union of indexed
-    lookups (trigram index on the text, then the stock index on that key) instead of
-    filtering every joined row."""
+    """Stock whose item code or name or lot code contains `q`: the stock's item (or lot) is one
+    of the ids the trigram indexes match, each id array computed once per statement
+    (`= ANY(ARRAY(...))`), so the other filters (location, lot status) still narrow the stock
+    rows first instead of every matching stock row being collected and then filtered."""
 
     def matching(*columns: Any) -> ColumnElement[bool]:
         condition = ListSpec(search=columns, sort={}, default_sort="").where_search(q)
         assert condition is not None
         return condition
 
-    row = aliased(Stock)
-    return Stock.id.in_(
-        union(
-            select(row.id).where(
-                row.item_id.in_(select(Item.id).where(matching(Item.code, Item.name)))
-            ),
-            select(row.id).where(row.lot_id.in_(select(Lot.id).where(matching(Lot.code)))),
-        )
-    )
+    items = func.array(select(Item.id).where(matching(Item.code, Item.name)).scalar_subquery())
+    lots = func.array(select(Lot.id).where(matching(Lot.code)).scalar_subquery())
+    return or_(Stock.item_id == any_(items), Stock.lot_id == any_(lots))
 
 
 async def list_stock(
