@@ -42,6 +42,7 @@ from tests.support.envfile import load_env_sh
 
 load_env_sh()
 
+from bench.core_http import Request, measure, plans_for, served  # noqa: E402
 from core.app import create_app  # noqa: E402 - after env.sh is loaded
 from core.inventory import genealogy  # noqa: E402
 from core.inventory import service as inventory  # noqa: E402
@@ -297,6 +298,32 @@ async def run(db: TestDb, root: int, leaf: int) -> dict[str, Any]:
     return results
 
 
+def http_results(db: TestDb) -> dict[str, Any]:
+    """The deployment shape: `mes api` worker processes over HTTP, 20 clients in another
+    process, closed loop and at a plant-realistic pace."""
+
+    def on_hand(rng: random.Random) -> Request:
+        return f"/api/v1/inventory/items/{pick(rng, True)}/on-hand", ()
+
+    def lots(rng: random.Random) -> Request:
+        item = str(pick(rng, False))
+        return "/api/v1/inventory/lots", (("item_id", item), ("status", "released"))
+
+    stock, broad = "/api/v1/inventory/stock", (("q", "gear"), ("location_id", "7"))
+    out: dict[str, Any] = {}
+    with served(db) as api:
+        for name, plans in [
+            ("item_on_hand", plans_for(on_hand)),
+            ("stock_search_code", plans_for(lambda rng: (stock, (("q", "ITEM-0123"),)))),
+            ("stock_search_broad", plans_for(lambda rng: (stock, broad))),
+            ("lots_filter", plans_for(lots)),
+        ]:
+            out[f"{name}_closed_loop"] = measure(api, plans, paced=False)
+            out[f"{name}_paced"] = measure(api, plans, paced=True)
+            print(name, out[f"{name}_closed_loop"], out[f"{name}_paced"], sep="\n  ")
+    return out
+
+
 def table(results: dict[str, Any]) -> str:
     rows = [
         (name, f"{v['p50_ms']:.2f}", f"{v['p95_ms']:.2f}")
@@ -305,6 +332,9 @@ def table(results: dict[str, Any]) -> str:
     ]
     lines = [f"{'operation (20 clients unless _1_client)':<40} {'p50 ms':>9} {'p95 ms':>9}"]
     lines += [f"{n:<40} {a:>9} {b:>9}" for n, a, b in rows]
+    for name, v in results.get("http", {}).items():
+        rate = f"{v['throughput_rps']:>7.1f}/s"
+        lines.append(f"http_{name:<35} {v['p50_ms']:>9.2f} {v['p95_ms']:>9.2f} {rate}")
     g = results["genealogy"]
     lines += [
         "",
@@ -324,6 +354,7 @@ def main() -> int:
         root, leaf = load(db)
         load_s = time.perf_counter() - started
         results = asyncio.run(run(db, root, leaf))
+        results["http"] = http_results(db)
     g = results["genealogy"]
     ratios = {
         "db_ledger_sum_vs_on_hand_p50": round(
@@ -345,6 +376,7 @@ def main() -> int:
             "transactions": TRANSACTIONS,
             "load_seconds": round(load_s, 1),
         },
+        "load_avg_at_end": os.getloadavg(),
         "clients": CLIENTS,
         "requests_per_client": PER_CLIENT,
         "baseline": "on-hand summed from the 1M-row ledger; genealogy by one query per lot; "
