@@ -142,3 +142,17 @@ class _Collector(Collector):
             for reason, n in sorted(connector.malformed.items()):
                 malformed.add_metric([name, reason], n)
         yield malformed
+        draining = GaugeMetricFamily(
+            "gateway_mqtt_retired_sessions",
+            "MQTT sessions of retired gateway processes not yet drained and deleted",
+            value=sum(d.state != "done" for d in g.drainers),
+        )
+        yield draining
+        drained = CounterMetricFamily(
+            "gateway_mqtt_drained_messages",
+            "Messages received from retired sessions while draining them",
+            labels=["device", "client_id"],
+        )
+        for d in g.drainers:
+            drained.add_metric([d.session.device.name, d.session.client_id], d.messages)
+        yield drained

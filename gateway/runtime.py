@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,13 @@ from gateway.config.models import Device
 from gateway.connectors import registry as connectors
 from gateway.connectors.base import Connector, ConnectorContext
 from gateway.coordinator import DeviceCoordinator
+from gateway.drain import SessionDrainer
 from gateway.http import HealthServer
 from gateway.linkstate import LinkBook
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Batcher, Pipeline, ReportByException
 from gateway.records import SignalSpec
+from gateway.sessions import RetiredSession, forget, record_start, retired_ids, retired_sessions
 from gateway.settings import GatewaySettings
 from gateway.sinks.forwarder import StoreAndForward
 from gateway.sinks.signals import SignalRegistry
@@ -64,8 +66,14 @@ class Gateway:
         *,
         config_path: Path | None = None,
         slot: Slot | None = None,
+        retired: Sequence[RetiredSession] = (),
+        forget_retired: Callable[[str], None] | None = None,
     ) -> None:
         self.slot = slot  # set when this process is one worker of several (config partitioned)
+        self.retired = list(retired)  # MQTT sessions of retired processes, drained by this one
+        self.forget_retired = forget_retired  # called with a retired id once all its are drained
+        self.drainers: list[SessionDrainer] = []
+        self._drain_tasks: list[asyncio.Task[None]] = []
         self.config = config
         self.settings = settings
         self.config_path = config_path
@@ -195,6 +203,51 @@ class Gateway:
             await running.task
         await running.connector.close()
 
+    def _start_drainers(self) -> None:
+        devices = {d.name: d for d in self.config.devices}
+        for session in self.retired:
+            device = devices.get(session.device.name, session.device)
+            drainer = SessionDrainer(
+                session,
+                context=ConnectorContext(
+                    gateway_id=self.gateway_id,
+                    declare=self._declarer(device),
+                    signal_meta=self._meta,
+                    busy=self._busy,
+                ),
+                pipeline=self.pipeline,
+                done=self._drained,
+                replaced=self._subscribed(session.device.name),
+            )
+            self.drainers.append(drainer)
+            self._drain_tasks.append(
+                asyncio.create_task(drainer.run(), name=f"drain-{session.client_id}")
+            )
+
+    def _subscribed(self, name: str) -> Callable[[], bool]:
+        """Whether this process's session of device `name` has subscribed (its link came up
+        once; the session keeps the subscriptions across reconnections)."""
+
+        def subscribed() -> bool:
+            link = self.links.links.get(name)
+            return link is None or link.ever_connected
+
+        return subscribed
+
+    def _drained(self, session: RetiredSession) -> None:
+        """A retired session is gone: forget its process once all of its sessions are."""
+        others = [d for d in self.drainers if d.session.run_id == session.run_id]
+        if all(d.state == "done" for d in others) and self.forget_retired is not None:
+            self.forget_retired(session.run_id)
+
+    async def _stop_drainers(self) -> None:
+        for task in self._drain_tasks:
+            task.cancel()
+        for task in self._drain_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._drain_tasks = []
+
     def mqtt_connectors(self) -> dict[str, Any]:
         """Running MQTT connectors by device (for their counters)."""
         return {n: r.connector for n, r in self.devices.items() if r.config.protocol == "mqtt"}
@@ -208,6 +261,7 @@ class Gateway:
         for device in self.config.devices:
             if device.enabled:
                 self._start_device(device)
+        self._start_drainers()
         self._tasks = [
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._link_loop(), name="link-state"),
@@ -305,6 +359,7 @@ class Gateway:
             await self.forwarder.spool_queued()
         for name in list(self.devices):
             await self._stop_device(name)
+        await self._stop_drainers()  # a session not drained yet stays, drained at the next start
         self.batcher.flush()  # messages that arrived while pausing (acknowledged when spooled)
         if not await self.forwarder.drain(min(timeout, 5.0)):
             await self.forwarder.spool_queued()
@@ -422,6 +477,7 @@ class Gateway:
                 "replayed": stats.rows_replayed,
             },
             "devices": devices,
+            "retired_sessions": {d.session.client_id: d.status() for d in self.drainers},
             "reloads": self.reloads,
         }
 
@@ -448,14 +504,31 @@ async def serve(config_path: Path, settings: GatewaySettings, slot: Slot | None 
         for name, level in QUIET_LIBRARIES.items():
             logging.getLogger(name).setLevel(level)
     config = load_config(config_path)
+    root = spool_root(config, settings.gateway_spool_dir)
+    base = config.gateway.id
+    retired: list[str] = []
     if slot is None:
         adopt_orphans(
-            spool_root(config, settings.gateway_spool_dir),
-            config.gateway.id,
-            1,
-            max_bytes=config.spool.max_bytes or settings.gateway_spool_max_bytes,
+            root, base, 1, max_bytes=config.spool.max_bytes or settings.gateway_spool_max_bytes
         )
-    else:
+        retired = record_start(root, base, 1)
+    elif slot.index == 0:  # the supervisor recorded this run; worker 0 drains what retired
+        retired = retired_ids(root, base, slot.count)
+    sessions: list[RetiredSession] = []
+    for run_id in retired:
+        found = retired_sessions(config, run_id)
+        if found:
+            sessions.extend(found)
+        else:  # no MQTT session to drain
+            forget(root, base, run_id)
+    if slot is not None:
         config = partition(config, slot)
-    gateway = Gateway(config, settings, config_path=config_path, slot=slot)
+    gateway = Gateway(
+        config,
+        settings,
+        config_path=config_path,
+        slot=slot,
+        retired=sessions,
+        forget_retired=lambda run_id: forget(root, base, run_id),
+    )
     await gateway.run()

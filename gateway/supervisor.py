@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from gateway.backoff import Backoff
 from gateway.config import ConfigFileError, GatewayConfig, load_config
 from gateway.http import HealthServer
+from gateway.sessions import record_start
 from gateway.settings import GatewaySettings
 from gateway.workers import adopt_orphans, spool_root, worker_id
 
@@ -132,12 +133,14 @@ class Supervisor:
 
     async def start(self) -> None:
         """Adopt orphaned spools, start every worker (waiting for each to be ready), listen."""
+        root = spool_root(self.config, self.settings.gateway_spool_dir)
         adopt_orphans(
-            spool_root(self.config, self.settings.gateway_spool_dir),
+            root,
             self.gateway_id,
             len(self.workers),
             max_bytes=self.config.spool.max_bytes or self.settings.gateway_spool_max_bytes,
         )
+        record_start(root, self.gateway_id, len(self.workers))  # worker 0 drains what retired
         await asyncio.gather(*(self._spawn(w) for w in self.workers))
         self._watchers = [
             asyncio.create_task(self._watch(w), name=f"worker-{w.index}") for w in self.workers

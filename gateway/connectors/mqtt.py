@@ -12,6 +12,7 @@ import logging
 import os
 import ssl
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import paho.mqtt.client as mqtt
@@ -39,9 +40,13 @@ class MqttConnector(Connector):
 
     protocol: ClassVar[str] = "mqtt"
 
-    def __init__(self, device: MqttDevice, context: ConnectorContext) -> None:
+    def __init__(
+        self, device: MqttDevice, context: ConnectorContext, *, subscribe: bool = True
+    ) -> None:
         self.device = device
         self.context = context
+        self.subscribe = subscribe  # False: resume the session only (draining a retired one)
+        self.session_present: bool | None = None  # from the last CONNACK
         self.client_id = device.client_id or f"mes-gateway-{context.gateway_id}-{device.name}"
         self.mapper = Mapper(
             device.subscriptions, equipment=device.equipment, meta=context.signal_meta
@@ -55,6 +60,7 @@ class MqttConnector(Connector):
         self._emit: Emit | None = None
         self._connack: asyncio.Future[ReasonCode] | None = None
         self._subacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
+        self._unsubacks: dict[int, asyncio.Future[list[ReasonCode]]] = {}
         self._lost: asyncio.Future[str] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._sock: Any = None
@@ -111,6 +117,7 @@ class MqttConnector(Connector):
         client.on_connect = threadsafe(self._on_connect)
         client.on_disconnect = threadsafe(self._on_disconnect)
         client.on_subscribe = threadsafe(self._on_subscribe)
+        client.on_unsubscribe = threadsafe(self._on_unsubscribe)
         client.on_socket_open = threadsafe(self._on_socket_open)
         client.on_socket_close = threadsafe(self._on_socket_close)
         client.on_socket_register_write = threadsafe(self._on_register_write)
@@ -123,6 +130,8 @@ class MqttConnector(Connector):
         self._generation += 1
         self._connack = loop.create_future()
         self._subacks = {}
+        self._unsubacks = {}
+        self.session_present = None
         self._lost = loop.create_future()
         client = self._client = self._new_client(loop)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -148,6 +157,8 @@ class MqttConnector(Connector):
                 raise DeviceRefused(message)
             raise LinkLost(message)
         self._misc = asyncio.create_task(self._misc_loop(client), name=f"{self.device.name}-misc")
+        if not self.subscribe:
+            return
         # One SUBSCRIBE per filter, each with its own subscription identifier: a broker delivers
         # a message once per matching filter, and the identifier tells which copy is whose.
         for n, sub in enumerate(self.device.subscriptions):
@@ -168,6 +179,37 @@ class MqttConnector(Connector):
                     f"{self.endpoint} refused the subscription {sub.topic!r}: "
                     f"{codes[0] if codes else 'no reason code'}"
                 )
+
+    async def unsubscribe(self, filters: Sequence[str]) -> None:
+        """UNSUBSCRIBE `filters` and wait for the UNSUBACK (a filter the session does not have is
+        no error); LinkLost when the link fails meanwhile."""
+        client = self._client
+        if client is None or not filters:
+            return
+        rc, mid = client.unsubscribe(list(filters))
+        if rc != mqtt.MQTT_ERR_SUCCESS or mid is None:
+            raise LinkLost(f"{self.endpoint}: unsubscribe failed ({mqtt.error_string(rc)})")
+        waiter = self._unsubacks.setdefault(mid, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), CONNECT_TIMEOUT)
+        except (TimeoutError, OSError) as err:
+            raise LinkLost(f"{self.endpoint}: no UNSUBACK ({err or type(err).__name__})") from err
+
+    async def discard(self) -> None:
+        """DISCONNECT with session expiry 0, so the broker deletes the session (what is queued
+        for it included), and wait until the packet is written; LinkLost when it cannot be."""
+        client, lost = self._client, self._lost
+        if client is None or lost is None:
+            raise LinkLost(f"{self.endpoint}: not connected")
+        props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 0
+        rc = client.disconnect(properties=props)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            raise LinkLost(f"{self.endpoint}: disconnect failed ({mqtt.error_string(rc)})")
+        try:  # paho reports the disconnection once the DISCONNECT packet is on the wire
+            await asyncio.wait_for(asyncio.shield(lost), CONNECT_TIMEOUT)
+        except TimeoutError as err:
+            raise LinkLost(f"{self.endpoint}: DISCONNECT not sent") from err
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -242,9 +284,10 @@ class MqttConnector(Connector):
             asyncio.get_running_loop().add_reader(sock, self._readable, client)
 
     def _on_connect(
-        self, generation: int, _c: Any, _ud: Any, _flags: Any, code: ReasonCode, _p: Any
+        self, generation: int, _c: Any, _ud: Any, flags: Any, code: ReasonCode, _p: Any
     ) -> None:
         if generation == self._generation and self._connack and not self._connack.done():
+            self.session_present = bool(flags.session_present)
             self._connack.set_result(code)
 
     def _on_subscribe(
@@ -256,6 +299,15 @@ class MqttConnector(Connector):
         if not waiter.done():
             waiter.set_result(codes)
 
+    def _on_unsubscribe(
+        self, generation: int, _c: Any, _ud: Any, mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        if generation != self._generation:
+            return
+        waiter = self._unsubacks.setdefault(mid, asyncio.get_running_loop().create_future())
+        if not waiter.done():
+            waiter.set_result(codes)
+
     def _on_disconnect(
         self, generation: int, _c: Any, _ud: Any, _flags: Any, code: ReasonCode, _p: Any
     ) -> None:
@@ -264,7 +316,7 @@ class MqttConnector(Connector):
         reason = f"disconnected: {code}"
         if self._connack and not self._connack.done():
             self._connack.set_exception(OSError(reason))
-        for waiter in self._subacks.values():
+        for waiter in [*self._subacks.values(), *self._unsubacks.values()]:
             if not waiter.done():
                 waiter.set_exception(OSError(reason))
         if self._lost and not self._lost.done():
