@@ -8,6 +8,8 @@ it), and a restart with the same count drains nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -126,12 +128,12 @@ def connected(gateway: GatewayProcess, device: str) -> bool:
 
 
 def drains(gateway: GatewayProcess) -> dict[str, Any]:
-    """The retired sessions worker 0 (or the single process) drains, by client id."""
-    found = gateway.health()
-    assert found is not None
-    first = found["workers"][0]["health"] if "workers" in found else found
-    assert first is not None
-    result: dict[str, Any] = first["retired_sessions"]
+    """The retired sessions worker 0 (or the single process) drains, by client id (empty while
+    it does not answer)."""
+    found = gateway.health() or {}
+    if "workers" in found:
+        found = found["workers"][0]["health"] or {}
+    result: dict[str, Any] = found.get("retired_sessions", {})
     return result
 
 
@@ -298,3 +300,51 @@ async def test_one_process_and_back_drain_the_sessions_each_side_leaves(
         first.close()
         second.close()
         gateway.stop()
+
+
+@pytest.mark.slow
+async def test_a_drain_killed_midway_resumes_at_the_next_start(
+    db: TestDb, broker: Broker, tmp_path: Path
+) -> None:
+    run = Run(db, broker, tmp_path, "rekill")
+    load = BatchLoad(broker.host, broker.port, machine="KIL-1", messages=2000, values=10,
+                     rate=150, client_id=f"load-rekill-{db.name}")  # fmt: skip
+    gateway = await run.start(3)
+    try:
+        await stop_mid_stream(gateway, load, db)
+        gateway = await run.start(2)
+        retired = f"{run.client_id}-w2"
+        await eventually(lambda: _midway(gateway, retired), what="the drain under way")
+        found = gateway.health()
+        assert found is not None
+        victim = found["workers"][0]["pid"]
+        os.kill(victim, signal.SIGKILL)  # mid-drain: nothing flushed, the session not deleted
+        await eventually(lambda: _restarted(gateway, victim), what="worker 0 back", timeout=60)
+        assert "edge-test-w2" in run.ids()  # still to drain
+        await asyncio.to_thread(load.join, 120)
+        await eventually(lambda: drained(gateway), what="the drain finished", timeout=120)
+        status = drains(gateway)[retired]
+        assert status["session_found"]  # the killed drain had left the session: resumed
+        total = load.messages * load.values
+        await eventually(lambda: _count_at_least(db, total, "KIL-1"), what="every reading")
+        rows = await rows_of(db, "KIL-1")
+        assert len(rows) == total and set(rows) == load.expected()
+        assert run.ids() == ["edge-test-w0", "edge-test-w1"]
+        assert await asyncio.to_thread(gateway.stop) == 0
+        assert not session_present(broker, retired)
+    finally:
+        load.close()
+        gateway.stop()
+
+
+def _midway(gateway: GatewayProcess, client_id: str) -> bool:
+    status = drains(gateway).get(client_id)
+    return status is not None and status["messages"] > 0 and status["state"] != "done"
+
+
+def _restarted(gateway: GatewayProcess, old_pid: int) -> bool:
+    found = gateway.health()
+    if not found:
+        return False
+    worker = found["workers"][0]
+    return bool(worker["up"] and worker["pid"] != old_pid and worker["health"])
