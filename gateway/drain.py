@@ -100,8 +100,10 @@ class SessionDrainer:
                 await self._drain(connector)
                 break
             except LinkLost as err:
+                first = self.state != "retrying"
                 self.state, self.last_error = "retrying", str(err) or type(err).__name__
-                log.warning(
+                log.log(
+                    logging.WARNING if first else logging.DEBUG,
                     "draining a retired MQTT session failed; retrying",
                     extra={"device": device.name, "client_id": self.session.client_id,
                            "error": self.last_error},

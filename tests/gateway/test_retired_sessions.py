@@ -3,7 +3,9 @@ processes whose persistent MQTT sessions the broker keeps, still taking a share 
 The state file of the ids that ran; the retired sessions' client ids and filters; and, with `mes
 gateway` as processes on a real Mosquitto and PostgreSQL: what a retired session queued is drained
 into `reading` exactly once, the session is deleted at the broker (later messages are not split to
-it), and a restart with the same count drains nothing."""
+it), a restart with the same count drains nothing, going to one process and back drains each
+side's sessions, and a drain killed midway resumes at the next start. In process: a retired
+session the broker no longer has is forgotten at once."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.config import load_text
+from gateway.config import load_config, load_text
+from gateway.runtime import Gateway
 from gateway.sessions import (
     forget,
     known_ids,
@@ -30,6 +33,7 @@ from gateway.sessions import (
     retired_sessions,
     state_path,
 )
+from gateway.settings import GatewaySettings
 from gateway.sinks.spool import Spool
 from tests.gateway.load import BatchLoad
 from tests.gateway.test_mqtt import mqtt_device
@@ -348,3 +352,25 @@ def _restarted(gateway: GatewayProcess, old_pid: int) -> bool:
         return False
     worker = found["workers"][0]
     return bool(worker["up"] and worker["pid"] != old_pid and worker["health"])
+
+
+async def test_a_retired_session_the_broker_no_longer_has_is_forgotten_at_once(
+    db: TestDb, broker: Broker, settings: GatewaySettings, tmp_path: Path
+) -> None:
+    device = mqtt_device(broker, f"gw-gone-{db.name}", share_group=f"gone-{db.name}")
+    path = write_config(tmp_path / "gw.yaml", base_config([device]))
+    config = load_config(path)
+    sessions = retired_sessions(config, "edge-test-w7")  # expired, or deleted by an earlier drain
+    forgotten: list[str] = []
+    gateway = Gateway(
+        config, settings, config_path=path, retired=sessions, forget_retired=forgotten.append
+    )
+    await gateway.start()
+    try:
+        await eventually(lambda: forgotten == ["edge-test-w7"], what="the id forgotten")
+        [status] = gateway.health()["retired_sessions"].values()
+        assert status["state"] == "done" and not status["session_found"]
+        assert status["messages"] == 0
+    finally:
+        await gateway.stop(drain_timeout=20)
+    assert not session_present(broker, f"gw-gone-{db.name}-w7")  # the empty one made is deleted
