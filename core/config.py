@@ -25,6 +25,7 @@ class ApiSettings(TelemetrySettings):
     keycloak_api_audience: str = Field(min_length=1)
     jwt_leeway_seconds: int = Field(ge=0, le=300)
     jwks_cache_seconds: int = Field(ge=1)
+    bom_cache_entries: int = Field(ge=0, le=100_000)
 
     @property
     def cors_origin_list(self) -> list[str]:

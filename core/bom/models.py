@@ -7,12 +7,14 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -128,3 +130,18 @@ class BomLine(TimestampMixin, Base):
         ),
         Index("ix_bom_line_component_item_id", "component_item_id"),
     )
+
+
+class BomGeneration(Base):
+    """The one-row counter of BOM structure changes (migration 0108 keeps it current).
+
+    Statement triggers on `item`, `bom` and `bom_line` set `value` to a new sequence value in the
+    writing transaction; cached explosions are valid only under the value they were computed at.
+    """
+
+    __tablename__ = "bom_generation"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

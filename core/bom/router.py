@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from core.auth.deps import require
 from core.auth.principal import Principal
 from core.bom import service
+from core.bom.cache import ResultCache, cached_json, for_app
 from core.bom.models import BomStatus
 from core.bom.schemas import (
     BomActivate,
@@ -53,6 +53,19 @@ TopQuantity = Annotated[
 ]
 Writer = Annotated[Principal, require("bom:write")]
 READ = [require("bom:read")]
+
+
+def _cache(request: Request) -> ResultCache:
+    return for_app(request.app)
+
+
+CacheDep = Annotated[ResultCache, Depends(_cache)]
+
+
+def _json(body: bytes) -> Response:
+    # answers are encoded once (from the model's JSON-ready data) and may be served from the
+    # cache: the shape is the response model's, which stays the documented contract
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -233,14 +246,23 @@ async def delete_bom_line(
     responses=errors(401, 403, 404, 422),
 )
 async def explode_bom(
-    session: SessionDep, item_id: ItemId, quantity: TopQuantity = Decimal(1), at: At = None
+    session: SessionDep,
+    cache: CacheDep,
+    item_id: ItemId,
+    quantity: TopQuantity = Decimal(1),
+    at: At = None,
 ) -> Response:
     """Explode a BOM (tree)."""
-    payload = await service.explosion_payload(
-        session=session, item_id=item_id, quantity=quantity, at=at
+    day = at or service.today()
+    body = await cached_json(
+        cache,
+        session,
+        ("tree", item_id, str(quantity), day),
+        lambda: service.explosion_payload(
+            session=session, item_id=item_id, quantity=quantity, at=day
+        ),
     )
-    # a big BOM has ~10^4 nodes: serialise the checked data directly (the shape is the model's)
-    return Response(orjson.dumps(payload), media_type="application/json")
+    return _json(body)
 
 
 @router.get(
@@ -253,10 +275,23 @@ async def explode_bom(
     responses=errors(401, 403, 404, 422),
 )
 async def explode_bom_flat(
-    session: SessionDep, item_id: ItemId, quantity: TopQuantity = Decimal(1), at: At = None
-) -> ExplosionFlat:
+    session: SessionDep,
+    cache: CacheDep,
+    item_id: ItemId,
+    quantity: TopQuantity = Decimal(1),
+    at: At = None,
+) -> Response:
     """Explode a BOM (flattened)."""
-    return await service.explode_flat(session=session, item_id=item_id, quantity=quantity, at=at)
+    day = at or service.today()
+
+    async def compute() -> dict[str, Any]:
+        flat = await service.explode_flat(
+            session=session, item_id=item_id, quantity=quantity, at=day
+        )
+        return flat.model_dump(mode="json")
+
+    body = await cached_json(cache, session, ("flat", item_id, str(quantity), day), compute)
+    return _json(body)
 
 
 @router.get(
@@ -269,9 +304,17 @@ async def explode_bom_flat(
     dependencies=READ,
     responses=errors(401, 403, 404, 422),
 )
-async def where_used(session: SessionDep, item_id: ItemId, at: At = None) -> WhereUsedTree:
+async def where_used(
+    session: SessionDep, cache: CacheDep, item_id: ItemId, at: At = None
+) -> Response:
     """Where used (tree)."""
-    return await service.where_used(session=session, item_id=item_id, at=at)
+    day = at or service.today()
+
+    async def compute() -> dict[str, Any]:
+        tree = await service.where_used(session=session, item_id=item_id, at=day)
+        return tree.model_dump(mode="json")
+
+    return _json(await cached_json(cache, session, ("where_used", item_id, day), compute))
 
 
 @router.get(
@@ -283,6 +326,14 @@ async def where_used(session: SessionDep, item_id: ItemId, at: At = None) -> Whe
     dependencies=READ,
     responses=errors(401, 403, 404, 422),
 )
-async def where_used_flat(session: SessionDep, item_id: ItemId, at: At = None) -> WhereUsedFlat:
+async def where_used_flat(
+    session: SessionDep, cache: CacheDep, item_id: ItemId, at: At = None
+) -> Response:
     """Where used (flattened)."""
-    return await service.where_used_flat(session=session, item_id=item_id, at=at)
+    day = at or service.today()
+
+    async def compute() -> dict[str, Any]:
+        flat = await service.where_used_flat(session=session, item_id=item_id, at=day)
+        return flat.model_dump(mode="json")
+
+    return _json(await cached_json(cache, session, ("where_used_flat", item_id, day), compute))

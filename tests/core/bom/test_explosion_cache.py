@@ -1,0 +1,283 @@
+"""Explosion and where-used cache: hits, invalidation by every kind of change (through the API or
+plain SQL), across API processes, disabled with 0 entries, bounded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+
+from core.app import create_app
+from core.bom.cache import ResultCache, for_app
+from core.bom.service import today
+from tests.core.bom.helpers import make_bom, make_item
+from tests.support.api import api_client, api_settings, principal_for
+from tests.support.databases import TestDb
+
+Structure = dict[str, Any]
+
+
+@asynccontextmanager
+async def other_app(db: TestDb, **overrides: Any) -> AsyncIterator[FastAPI]:
+    """A second API instance on the same database (as another process would be)."""
+    application = create_app(api_settings(db, **overrides), background=False)
+    try:
+        yield application
+    finally:
+        await application.state.db.dispose()
+
+
+@asynccontextmanager
+async def planner(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app, principal_for("planner", "engineer")) as client:
+        yield client
+
+
+async def pump(client: httpx.AsyncClient) -> Structure:
+    """PUMP <- 2 x SHAFT + 1 x HOUSING; SHAFT <- 0.5 m BAR; HOUSING <- 4 x BOLT."""
+    items = {
+        code: await make_item(client, code, type=kind, unit=unit)
+        for code, kind, unit in [
+            ("PUMP", "finished", "pcs"),
+            ("SHAFT", "semi_finished", "pcs"),
+            ("HOUSING", "semi_finished", "pcs"),
+            ("BAR", "raw", "m"),
+            ("BOLT", "raw", "pcs"),
+        ]
+    }
+    boms = {
+        "SHAFT": await make_bom(client, items["SHAFT"]["id"], [(items["BAR"]["id"], "0.5")]),
+        "HOUSING": await make_bom(client, items["HOUSING"]["id"], [(items["BOLT"]["id"], "4")]),
+        "PUMP": await make_bom(
+            client,
+            items["PUMP"]["id"],
+            [(items["SHAFT"]["id"], "2", "0.1"), (items["HOUSING"]["id"], "1")],
+        ),
+    }
+    return {"items": items, "boms": boms}
+
+
+def requests(s: Structure, day: date) -> list[tuple[str, dict[str, str]]]:
+    """The four cached reads: tree and flat explosion of PUMP, where-used (tree, flat) of BAR."""
+    top, leaf = s["items"]["PUMP"]["id"], s["items"]["BAR"]["id"]
+    at = {"at": day.isoformat()}
+    return [
+        (f"/api/v1/bom/items/{top}/explosion", {"quantity": "10", **at}),
+        (f"/api/v1/bom/items/{top}/explosion/flat", {"quantity": "10", **at}),
+        (f"/api/v1/bom/items/{leaf}/where-used", at),
+        (f"/api/v1/bom/items/{leaf}/where-used/flat", at),
+    ]
+
+
+async def answers(client: httpx.AsyncClient, s: Structure, day: date | None = None) -> list[Any]:
+    bodies = []
+    for url, params in requests(s, day or today()):
+        r = await client.get(url, params=params)
+        assert r.status_code == 200, r.text
+        bodies.append(r.json())
+    return bodies
+
+
+@contextmanager
+def recursive_queries(app: FastAPI) -> Iterator[list[str]]:
+    """Explosion/where-used statements the app runs inside the block."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        if "WITH RECURSIVE" in args[2]:
+            seen.append(args[2])
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def sql(db: TestDb, statement: str, params: dict[str, Any]) -> None:
+    """A change made outside the API (plain SQL, committed)."""
+    with psycopg.connect(db.conninfo) as conn:
+        assert conn.execute(statement, params).rowcount >= 1
+
+
+async def test_second_call_is_served_from_the_cache(app: FastAPI, db: TestDb) -> None:
+    async with planner(app) as client:
+        s = await pump(client)
+        cache = for_app(app)
+        first = await answers(client, s)
+        assert (cache.hits, cache.misses, len(cache)) == (0, 4, 4)
+        with recursive_queries(app) as ran:
+            second = await answers(client, s)
+        assert ran == []  # no explosion or where-used query: every answer came from the cache
+        assert (cache.hits, cache.misses) == (4, 4)
+    assert second == first
+    async with other_app(db, bom_cache_entries=0) as fresh, planner(fresh) as uncached:
+        assert await answers(uncached, s) == first
+    tree = first[0]
+    assert [n["item_code"] for n in tree["nodes"]] == ["SHAFT", "HOUSING"]
+    assert tree["nodes"][0]["quantity"] == 22
+
+
+async def _line_quantity(client: httpx.AsyncClient, db: TestDb, s: Structure) -> None:
+    sql(
+        db,
+        "UPDATE bom_line SET quantity = 0.75 WHERE bom_id = %(bom)s",
+        {"bom": s["boms"]["SHAFT"]["id"]},
+    )
+
+
+async def _new_line(client: httpx.AsyncClient, db: TestDb, s: Structure) -> None:
+    sql(
+        db,
+        "INSERT INTO bom_line (bom_id, position, component_item_id, quantity, unit, scrap_factor)"
+        " VALUES (%(bom)s, 99, %(bolt)s, 3, 'pcs', 0)",
+        {"bom": s["boms"]["SHAFT"]["id"], "bolt": s["items"]["BOLT"]["id"]},
+    )
+
+
+async def _version_activation(client: httpx.AsyncClient, db: TestDb, s: Structure) -> None:
+    r = await client.post(f"/api/v1/bom/{s['boms']['SHAFT']['id']}/copy")
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    line = draft["lines"][0]
+    r = await client.patch(
+        f"/api/v1/bom/{draft['id']}/lines/{line['id']}", json={"quantity": "0.6"}
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/api/v1/bom/{draft['id']}/activate", json={})
+    assert r.status_code == 200, r.text
+
+
+async def _item_rename(client: httpx.AsyncClient, db: TestDb, s: Structure) -> None:
+    r = await client.patch(
+        f"/api/v1/items/{s['items']['SHAFT']['id']}", json={"name": "Drive shaft, rev B"}
+    )
+    assert r.status_code == 200, r.text
+
+
+async def _effective_date(client: httpx.AsyncClient, db: TestDb, s: Structure) -> None:
+    sql(
+        db,
+        "UPDATE bom SET effective_from = %(later)s WHERE id = %(bom)s",
+        {"bom": s["boms"]["SHAFT"]["id"], "later": today() + timedelta(days=3)},
+    )
+
+
+Change = Callable[[httpx.AsyncClient, TestDb, Structure], Awaitable[None]]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_line_quantity, _new_line, _version_activation, _item_rename, _effective_date],
+    ids=["line-quantity-sql", "new-line-sql", "activation", "item-rename", "effective-from-sql"],
+)
+async def test_every_kind_of_change_invalidates(app: FastAPI, db: TestDb, change: Change) -> None:
+    async with planner(app) as client:
+        s = await pump(client)
+        cache = for_app(app)
+        before = await answers(client, s)
+        assert await answers(client, s) == before and cache.hits == 4
+        await change(client, db, s)
+        with recursive_queries(app) as ran:
+            after = await answers(client, s)
+        assert len(ran) == 4 and cache.hits == 4  # all four computed again
+        assert await answers(client, s) == after and cache.hits == 8  # and cached again
+    async with other_app(db, bom_cache_entries=0) as fresh, planner(fresh) as uncached:
+        assert await answers(uncached, s) == after
+    assert after[0] != before[0]  # the change shows in the tree
+
+
+async def test_processes_see_each_others_changes(app: FastAPI, db: TestDb) -> None:
+    async with other_app(db) as second, planner(app) as one, planner(second) as two:
+        s = await pump(one)
+        await answers(one, s)
+        await answers(two, s)
+        assert await answers(one, s) == await answers(two, s)
+        first, other = for_app(app), for_app(second)
+        assert first is not other and (first.hits, other.hits) == (4, 4)
+        await _item_rename(two, db, s)  # written through the second process
+        renamed = await answers(one, s)
+        assert first.hits == 4 and first.misses == 8
+        assert renamed == await answers(two, s)
+    shaft = renamed[0]["nodes"][0]
+    assert (shaft["item_code"], shaft["item_name"]) == ("SHAFT", "Drive shaft, rev B")
+    assert [p["item_name"] for p in renamed[2]["nodes"]] == ["Drive shaft, rev B"]
+
+
+async def test_every_parameter_is_part_of_the_key(app: FastAPI) -> None:
+    async with planner(app) as client:
+        s = await pump(client)
+        shaft = s["items"]["SHAFT"]["id"]
+        later = today() + timedelta(days=10)
+        await make_bom(
+            client, shaft, [(s["items"]["BOLT"]["id"], "7")], effective_from=later.isoformat()
+        )
+        now, then = await answers(client, s), await answers(client, s, later)
+        url = f"/api/v1/bom/items/{s['items']['PUMP']['id']}/explosion"
+        one = (await client.get(url, params={"quantity": "1"})).json()
+        default = (await client.get(url)).json()
+        cache = for_app(app)
+        assert (cache.misses, cache.hits, len(cache)) == (9, 1, 9)  # the default quantity is 1
+        assert await answers(client, s) == now and await answers(client, s, later) == then
+        assert cache.hits == 9
+    assert now != then  # each day answered with its own effective versions
+    assert [c["item_code"] for c in then[0]["nodes"][0]["children"]] == ["BOLT"]
+    assert one["nodes"][0]["quantity"] == 2.2 and default == one
+    assert now[0]["nodes"][0]["quantity"] == 22
+
+
+async def test_zero_entries_disables_the_cache(db: TestDb) -> None:
+    async with other_app(db, bom_cache_entries=0) as app, planner(app) as client:
+        s = await pump(client)
+        with recursive_queries(app) as ran:
+            first = await answers(client, s)
+            assert await answers(client, s) == first
+        cache = for_app(app)
+        assert not cache.enabled and len(cache) == 0
+    assert len(ran) == 8  # every call computed
+
+
+async def test_cache_is_bounded_least_recently_used_first(db: TestDb) -> None:
+    async with other_app(db, bom_cache_entries=2) as app, planner(app) as client:
+        s = await pump(client)
+        url = f"/api/v1/bom/items/{s['items']['PUMP']['id']}/explosion"
+        for quantity in ["1", "2", "1", "3"]:  # 1 is used again, so 2 is the one evicted
+            assert (await client.get(url, params={"quantity": quantity})).status_code == 200
+        cache = for_app(app)
+        assert len(cache) == 2 and (cache.hits, cache.misses) == (1, 3)
+        with recursive_queries(app) as ran:
+            await client.get(url, params={"quantity": "1"})
+            await client.get(url, params={"quantity": "3"})
+        assert ran == []
+        with recursive_queries(app) as ran:
+            await client.get(url, params={"quantity": "2"})
+        assert len(ran) == 1 and len(cache) == 2
+
+
+async def test_errors_are_not_cached(app: FastAPI) -> None:
+    async with planner(app) as client:
+        bolt = await make_item(client, "BOLT")
+        url = f"/api/v1/bom/items/{bolt['id']}/explosion"
+        assert (await client.get(url)).status_code == 404
+        assert len(for_app(app)) == 0
+        nut = await make_item(client, "NUT")
+        await make_bom(client, bolt["id"], [(nut["id"], "1")])
+        r = await client.get(url)
+    assert r.status_code == 200 and r.json()["nodes"][0]["item_code"] == "NUT"
+
+
+def test_result_cache_keeps_entries_of_one_generation() -> None:
+    cache = ResultCache(3)
+    cache.put("k", 7, b"{}")
+    assert cache.get("k", 7) == b"{}"
+    assert cache.get("k", 8) is None and "k" not in cache  # a stale entry is dropped
+    with pytest.raises(ValueError, match="entries must be >= 0"):
+        ResultCache(-1)
