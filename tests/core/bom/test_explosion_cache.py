@@ -212,6 +212,27 @@ async def test_processes_see_each_others_changes(app: FastAPI, db: TestDb) -> No
     assert [p["item_name"] for p in renamed[2]["nodes"]] == ["Drive shaft, rev B"]
 
 
+async def test_uncommitted_and_rolled_back_changes_keep_the_answers(
+    app: FastAPI, db: TestDb
+) -> None:
+    async with planner(app) as client:
+        s = await pump(client)
+        before = await answers(client, s)
+        cache = for_app(app)
+        with psycopg.connect(db.conninfo) as conn:  # a writer's transaction, still open
+            conn.execute(
+                "UPDATE bom_line SET quantity = 9 WHERE bom_id = %(bom)s",
+                {"bom": s["boms"]["SHAFT"]["id"]},
+            )
+            with recursive_queries(app) as ran:
+                assert await answers(client, s) == before  # not committed: not visible
+            conn.rollback()
+        assert ran == [] and cache.hits == 4
+        with recursive_queries(app) as ran:
+            assert await answers(client, s) == before
+        assert ran == [] and cache.hits == 8  # the rollback restored the same generation
+
+
 async def test_every_parameter_is_part_of_the_key(app: FastAPI) -> None:
     async with planner(app) as client:
         s = await pump(client)
