@@ -53,26 +53,43 @@ class Served:
 
     api: ApiProcess
     realm: TestRealm
+    db: TestDb
+    settings: dict[str, str]
 
     def token(self) -> str:
         """A planner's access token, valid for a few minutes more."""
         return self.realm.token_for(Role.PLANNER)
 
+    @contextlib.contextmanager
+    def variant(self, env: dict[str, str]) -> Iterator[Served]:
+        """Another `mes api` on the same database and realm with `env` added to its settings."""
+        settings = self.settings | env
+        api = ApiProcess(self.db, self.realm, self.api.log, env=settings)
+        api.start()
+        try:
+            yield Served(api, self.realm, self.db, settings)
+        finally:
+            api.stop()
+
 
 @contextlib.contextmanager
-def served(db: TestDb, workers: int = WORKERS) -> Iterator[Served]:
-    """`mes api` with `workers` processes on `db`, trusting a provisioned realm."""
+def served(
+    db: TestDb, workers: int = WORKERS, *, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """`mes api` with `workers` processes on `db`, trusting a provisioned realm; `env` adds or
+    overrides settings of the API processes."""
     with keycloak_server(db.cluster) as server:
         private = server.private
         realm = TestRealm(server, os.environ["MES_KEYCLOAK_REALM"] if private else "bench-core")
         realm.provision()
         log = Path(tempfile.mkdtemp(prefix="mes-bench-")) / "api.log"
-        env = {"MES_API_WORKERS": str(workers), "MES_LOG_LEVEL": "WARNING"}
-        env |= {k: os.environ[k] for k in QUIET if k in os.environ}
-        api = ApiProcess(db, realm, log, env=env)
+        settings = {"MES_API_WORKERS": str(workers), "MES_LOG_LEVEL": "WARNING"}
+        settings |= {k: os.environ[k] for k in QUIET if k in os.environ}
+        settings |= env or {}
+        api = ApiProcess(db, realm, log, env=settings)
         api.start()
         try:
-            yield Served(api, realm)
+            yield Served(api, realm, db, settings)
         finally:
             api.stop()
             if not private:

@@ -10,7 +10,9 @@ own active BOM version; one shared component used on 100 BOMs at every level), t
 - multi-level explosion of the big BOM (tree and flat) and where-used (deep leaf, shared
   component): the recursive query alone and the service functions, 1 client and 20 clients,
   against two baselines in the same run: a naive per-node query loop (N+1) and a per-level loop
-  (one query per level).
+  (one query per level). These "cold" rows run with the BOM answer cache off;
+- the same explosion and where-used reads through the API with the cache on (the answer
+  computed once, then served while the BOM generation is unchanged), in-process and over HTTP.
 
 Prints a table and writes bench/results/core_production.json. Figures are latencies in ms.
 """
@@ -33,6 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import psutil
 import psycopg
@@ -43,9 +46,10 @@ from tests.support.envfile import load_env_sh
 
 load_env_sh()
 
-from bench.core_http import Request, measure, plans_for, served  # noqa: E402
+from bench.core_http import Request, Served, measure, plans_for, served  # noqa: E402
 from core.app import create_app  # noqa: E402 - after env.sh is loaded
 from core.bom import service as bom  # noqa: E402
+from core.bom.cache import for_app  # noqa: E402
 from core.common.listing import ListParams  # noqa: E402
 from core.work_orders import service as work_orders  # noqa: E402
 from core.work_orders.models import WorkOrderStatus  # noqa: E402
@@ -307,7 +311,8 @@ async def timed(fn: Callable[[], Awaitable[Any]], runs: int = 9) -> list[float]:
 async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     """Every measurement."""
     results: dict[str, Any] = {}
-    app = create_app(api_settings(db, db_pool_size=CLIENTS), background=False)
+    # the cold rows measure the computation: this app keeps no BOM answers
+    app = create_app(api_settings(db, db_pool_size=CLIENTS, bom_cache_entries=0), background=False)
     sessions = app.state.db.sessions
     try:
         results["db_list_search_filter"] = summary(database_clients(db, sql_list, PER_CLIENT * 2))
@@ -342,6 +347,7 @@ async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
                 assert r.status_code == 200, r.text
 
             results["api_explosion_tree_1_client"] = summary(await timed(api_explode, runs=5))
+            cold = {url: await client.get(url, params=params) for url, params in cached_reads(ids)}
 
         async def service(fn: Callable[[AsyncSession], Awaitable[Any]]) -> None:
             async with sessions() as session:
@@ -401,6 +407,51 @@ async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
                 await bom.explosion_rows(session, bom_id=ids["top"], quantity=Decimal(1), at=AT)
             )
         results["rows"] = {"explosion": tree_rows, **counts}
+        results |= await cached_rows(db, ids, cold)
+    finally:
+        await app.state.db.dispose()
+    return results
+
+
+def cached_reads(ids: dict[str, int]) -> list[tuple[str, dict[str, str]]]:
+    """The explosion (tree, flat) and where-used (shared component) requests measured cached."""
+    at = {"at": AT.isoformat()}
+    return [
+        (f"/api/v1/bom/items/{ids['top']}/explosion", {"quantity": "10", **at}),
+        (f"/api/v1/bom/items/{ids['top']}/explosion/flat", {"quantity": "10", **at}),
+        (f"/api/v1/bom/items/{ids['shared']}/where-used", at),
+    ]
+
+
+async def cached_rows(
+    db: TestDb, ids: dict[str, int], cold: dict[str, httpx.Response]
+) -> dict[str, Any]:
+    """The same reads through an app with the BOM answer cache (MES_BOM_CACHE_ENTRIES): the
+    first call computes, the measured ones are hits (one generation lookup, bytes sent)."""
+    results: dict[str, Any] = {}
+    app = create_app(api_settings(db, db_pool_size=CLIENTS), background=False)
+    names = ["explosion_tree", "explosion_flat", "where_used_shared"]
+    try:
+        async with api_client(app, principal_for("planner")) as client:
+            for (url, params), name in zip(cached_reads(ids), names, strict=True):
+                first = await client.get(url, params=params)  # computed and kept
+                again = await client.get(url, params=params)  # from the cache
+                assert first.json() == again.json() == cold[url].json()  # as computed cold
+                results[f"{name}_bytes"] = len(again.content)
+
+                async def get(url: str = url, params: dict[str, str] = params) -> None:
+                    r = await client.get(url, params=params)
+                    assert r.status_code == 200, r.text
+
+                async def each(
+                    rng: random.Random, get: Callable[[], Awaitable[None]] = get
+                ) -> None:
+                    await get()
+
+                results[f"api_{name}_cached_1_client"] = summary(await timed(get, runs=20))
+                results[f"api_{name}_cached_20_clients"] = summary(await concurrently(each))
+        cache = for_app(app)
+        results["cache"] = {"hits": cache.hits, "misses": cache.misses, "entries": len(cache)}
     finally:
         await app.state.db.dispose()
     return results
@@ -417,15 +468,22 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     explosion = (f"/api/v1/bom/items/{ids['top']}/explosion", (("quantity", "10"), ("at", str(AT))))
     where_used = (f"/api/v1/bom/items/{ids['shared']}/where-used", (("at", str(AT)),))
     out: dict[str, Any] = {}
-    with served(db) as api:
-        for name, plans in [
-            ("work_order_list_search_filter", plans_for(listing)),
-            ("explosion_tree", plans_for(lambda rng: explosion, per_client=1)),
-            ("where_used_shared", plans_for(lambda rng: where_used, per_client=1)),
-        ]:
+    bom_reads = [
+        ("explosion_tree", plans_for(lambda rng: explosion, per_client=1)),
+        ("where_used_shared", plans_for(lambda rng: where_used, per_client=1)),
+    ]
+
+    def measure_all(api: Served, runs: list[tuple[str, list[list[Request]]]]) -> None:
+        for name, plans in runs:
             out[f"{name}_closed_loop"] = measure(api, plans, paced=False)
             out[f"{name}_paced"] = measure(api, plans, paced=True)
             print(name, out[f"{name}_closed_loop"], out[f"{name}_paced"], sep="\n  ")
+
+    with served(db, env={"MES_BOM_CACHE_ENTRIES": "0"}) as cold:  # computed every time
+        measure_all(cold, [("work_order_list_search_filter", plans_for(listing)), *bom_reads])
+        entries = os.environ["MES_BOM_CACHE_ENTRIES"]
+        with cold.variant({"MES_BOM_CACHE_ENTRIES": entries}) as cached:
+            measure_all(cached, [(f"{name}_cached", plans) for name, plans in bom_reads])
     return out
 
 
