@@ -24,15 +24,20 @@ from gateway import quality
 from gateway.config import load_config
 from tests.support.databases import TestDb
 from tests.support.gateway import MES, GatewayProcess, eventually, fetch
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import private_broker
 from tests.support.simulators import SimProcess, running_simulators
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def sim(broker: Broker) -> Iterator[SimProcess]:
-    with running_simulators(broker, scenario="demo", seed=11, speed=10) as process:
+def sim() -> Iterator[SimProcess]:
+    """The demo plant on a broker of its own: the exported configuration's fixed MQTT client id
+    must not resume a persistent session another test left on the shared broker."""
+    with (
+        private_broker() as broker,
+        running_simulators(broker, scenario="demo", seed=11, speed=10) as process,
+    ):
         yield process
 
 
