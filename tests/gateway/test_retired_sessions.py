@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,16 @@ from tests.support.gateway import (
     metric_samples,
     write_config,
 )
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import Broker, private_broker
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    """A broker of this module's own: its tests leave persistent sessions and shared
+    subscriptions behind, which must not reach the other tests' gateways."""
+    with private_broker() as own:
+        yield own
+
 
 # --- the state of ids that ran ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,17 @@ from tests.support.gateway import (
     metric_samples,
     write_config,
 )
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import Broker, private_broker
 from tests.support.net import LOOPBACK
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    """A broker of this module's own: its tests leave persistent sessions and shared
+    subscriptions behind, which must not reach the other tests' gateways."""
+    with private_broker() as own:
+        yield own
+
 
 HEAD = """\
 version: 1
