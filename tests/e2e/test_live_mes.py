@@ -278,8 +278,16 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
     origin: datetime,
 ) -> None:
     sim, _, ids = plant
-    viewer = realm.token_for(Role.SUPERVISOR)
-    async with LiveClient.open(api.address, realm.token_for(Role.OPERATOR)) as client:
+
+    def get(path: str, **params: Any) -> Any:
+        """GET as the supervisor, with a token valid for a minute more (the test outlives one)."""
+        return api.get(path, realm.token_for(Role.SUPERVISOR), **params)
+
+    async with LiveClient.open(
+        api.address,
+        realm.token_for(Role.OPERATOR),
+        renew=lambda: realm.fresh_token_for(Role.OPERATOR),
+    ) as client:
         await client.subscribe("kpi", "work-orders", "alerts", f"equipment/{BROKEN}", "line/L2")
         await until(lambda: caught_up(sim), "the plant's clock to reach the present", within=300)
 
@@ -287,7 +295,7 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
         w0, w1 = origin + WINDOW[0], origin + WINDOW[1]
 
         def processed() -> bool:
-            states = api.get("/api/v1/equipment-states", viewer, limit=100)["items"]
+            states = get("/api/v1/equipment-states", limit=100)["items"]
             reach = {s["equipment_code"]: s["data_ts"] for s in states}
             return all(reach.get(m) and at(reach[m]) > w1 + timedelta(minutes=2) for m in COMPARED)
 
@@ -295,9 +303,8 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
 
         def stable_oee() -> dict[str, dict[str, Any]] | None:
             first = {
-                m: api.get(
+                m: get(
                     f"/api/v1/oee/equipment/{ids[m]}",
-                    viewer,
                     start=w0.isoformat(),
                     end=w1.isoformat(),
                 )
@@ -305,9 +312,8 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
             }
             time.sleep(2)
             second = {
-                m: api.get(
+                m: get(
                     f"/api/v1/oee/equipment/{ids[m]}",
-                    viewer,
                     start=w0.isoformat(),
                     end=w1.isoformat(),
                 )
@@ -334,13 +340,11 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
             assert got["planned_production_s"] == pytest.approx(t1 - t0, abs=2)
 
         # --- the present: counters advance the running work order ---
-        orders = api.get("/api/v1/work-orders", viewer, status="in_progress", q="PUMP", limit=10)[
-            "items"
-        ]
+        orders = get("/api/v1/work-orders", status="in_progress", q="PUMP", limit=10)["items"]
         order = next(o for o in orders if o["line_code"] == "L2")
 
         def robot_counted() -> int:
-            counts = api.get(f"/api/v1/production/work-orders/{order['id']}/counts", viewer)
+            counts = get(f"/api/v1/production/work-orders/{order['id']}/counts")
             return sum(c["reported_good"] for c in counts if c["equipment_code"] == "ROBOT-202")
 
         before = await asyncio.to_thread(robot_counted)
@@ -349,11 +353,11 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
             "counted parts on ROBOT-202",
             within=120,
         )
-        detail = api.get(f"/api/v1/work-orders/{order['id']}", viewer)
+        detail = get(f"/api/v1/work-orders/{order['id']}")
         robot_op = next(op for op in detail["operations"] if op["equipment_code"] == "ROBOT-202")
         manual = sum(
             r["good_quantity"]
-            for r in api.get(f"/api/v1/work-orders/{order['id']}/reports", viewer)
+            for r in get(f"/api/v1/work-orders/{order['id']}/reports")
             if r["source"] == "manual" and r["operation_id"] == robot_op["id"]
         )
         assert robot_op["good_quantity"] >= manual + reported
@@ -368,9 +372,8 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
         )
 
         def auto_event() -> dict[str, Any] | None:
-            found = api.get(
+            found = get(
                 "/api/v1/downtime/events",
-                viewer,
                 equipment_id=ids[BROKEN],
                 source="auto",
                 sort="-start_ts",
@@ -398,7 +401,7 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
         )
 
         def closed() -> dict[str, Any] | None:
-            found = api.get(f"/api/v1/downtime/events/{event['id']}", viewer)
+            found = get(f"/api/v1/downtime/events/{event['id']}")
             return found if found["end_ts"] else None
 
         ended = await until(closed, "the breakdown to end with the repair", within=90)

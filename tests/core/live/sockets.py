@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -56,20 +56,38 @@ class LiveClient:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, address: str, token: str) -> AsyncIterator[LiveClient]:
-        """Connect, authenticate, expect `welcome`, then read in the background."""
+    async def open(
+        cls,
+        address: str,
+        token: str,
+        *,
+        renew: Callable[[], str] | None = None,
+        renew_every: float = 60.0,
+    ) -> AsyncIterator[LiveClient]:
+        """Connect, authenticate, expect `welcome`, then read in the background; with `renew`,
+        send a fresh token of the same user every `renew_every` seconds (as the UI does), so a
+        session may outlive one access token."""
         async with connect(f"ws://{address}/ws", max_size=None) as ws:
             client = cls(ws)
             await client.send({"type": "auth", "token": token})
             welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
             assert welcome["type"] == "welcome", welcome
-            client._reader = asyncio.create_task(client._read())
+            tasks = [asyncio.create_task(client._read())]
+            client._reader = tasks[0]
+            if renew is not None:
+                tasks.append(asyncio.create_task(client._renew(renew, renew_every)))
             try:
                 yield client
             finally:
-                client._reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await client._reader
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _renew(self, renew: Callable[[], str], every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self.send({"type": "auth", "token": await asyncio.to_thread(renew)})
 
     async def _read(self) -> None:
         try:
