@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth.deps import require
 from core.auth.principal import Principal
@@ -62,10 +65,23 @@ def _cache(request: Request) -> ResultCache:
 CacheDep = Annotated[ResultCache, Depends(_cache)]
 
 
-def _json(body: bytes) -> Response:
-    # answers are encoded once (from the model's JSON-ready data) and may be served from the
-    # cache: the shape is the response model's, which stays the documented contract
-    return Response(body, media_type="application/json")
+async def _cached_answer(
+    cache: ResultCache,
+    session: AsyncSession,
+    key: Hashable,
+    compute: Callable[[], Awaitable[BaseModel | dict[str, Any]]],
+) -> Response:
+    """The answer to an explosion or where-used read, from the cache while the BOMs are unchanged.
+
+    Answers are encoded once (from the model's JSON-ready data) and may be served from the
+    cache: the shape is the response model's, which stays the documented contract.
+    """
+
+    async def payload() -> dict[str, Any]:
+        answer = await compute()
+        return answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
+
+    return Response(await cached_json(cache, session, key, payload), media_type="application/json")
 
 
 @router.get(
@@ -254,7 +270,7 @@ async def explode_bom(
 ) -> Response:
     """Explode a BOM (tree)."""
     day = at or service.today()
-    body = await cached_json(
+    return await _cached_answer(
         cache,
         session,
         ("tree", item_id, str(quantity), day),
@@ -262,7 +278,6 @@ async def explode_bom(
             session=session, item_id=item_id, quantity=quantity, at=day
         ),
     )
-    return _json(body)
 
 
 @router.get(
@@ -283,15 +298,12 @@ async def explode_bom_flat(
 ) -> Response:
     """Explode a BOM (flattened)."""
     day = at or service.today()
-
-    async def compute() -> dict[str, Any]:
-        flat = await service.explode_flat(
-            session=session, item_id=item_id, quantity=quantity, at=day
-        )
-        return flat.model_dump(mode="json")
-
-    body = await cached_json(cache, session, ("flat", item_id, str(quantity), day), compute)
-    return _json(body)
+    return await _cached_answer(
+        cache,
+        session,
+        ("flat", item_id, str(quantity), day),
+        lambda: service.explode_flat(session=session, item_id=item_id, quantity=quantity, at=day),
+    )
 
 
 @router.get(
@@ -309,12 +321,12 @@ async def where_used(
 ) -> Response:
     """Where used (tree)."""
     day = at or service.today()
-
-    async def compute() -> dict[str, Any]:
-        tree = await service.where_used(session=session, item_id=item_id, at=day)
-        return tree.model_dump(mode="json")
-
-    return _json(await cached_json(cache, session, ("where_used", item_id, day), compute))
+    return await _cached_answer(
+        cache,
+        session,
+        ("where_used", item_id, day),
+        lambda: service.where_used(session=session, item_id=item_id, at=day),
+    )
 
 
 @router.get(
@@ -331,9 +343,9 @@ async def where_used_flat(
 ) -> Response:
     """Where used (flattened)."""
     day = at or service.today()
-
-    async def compute() -> dict[str, Any]:
-        flat = await service.where_used_flat(session=session, item_id=item_id, at=day)
-        return flat.model_dump(mode="json")
-
-    return _json(await cached_json(cache, session, ("where_used_flat", item_id, day), compute))
+    return await _cached_answer(
+        cache,
+        session,
+        ("where_used_flat", item_id, day),
+        lambda: service.where_used_flat(session=session, item_id=item_id, at=day),
+    )
