@@ -13,7 +13,6 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +47,7 @@ from tests.support.gateway import (
     metric_samples,
     write_config,
 )
-from tests.support.mosquitto import Broker, private_broker
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    """A broker of this module's own: its tests leave persistent sessions and shared
-    subscriptions behind, which must not reach the other tests' gateways."""
-    with private_broker() as own:
-        yield own
-
+from tests.support.mosquitto import Broker
 
 # --- the state of ids that ran ------------------------------------------------------------------
 
@@ -227,12 +217,12 @@ async def stop_mid_stream(gateway: GatewayProcess, load: BatchLoad, db: TestDb) 
 
 @pytest.mark.slow
 async def test_fewer_workers_drain_the_retired_session_into_reading_exactly_once(
-    db: TestDb, broker: Broker, tmp_path: Path
+    db: TestDb, own_broker: Broker, tmp_path: Path
 ) -> None:
-    run = Run(db, broker, tmp_path, "retire")
-    load = BatchLoad(broker.host, broker.port, machine="RET-1", messages=2500, values=10,
+    run = Run(db, own_broker, tmp_path, "retire")
+    load = BatchLoad(own_broker.host, own_broker.port, machine="RET-1", messages=2500, values=10,
                      rate=150, client_id=f"load-retire-{db.name}")  # fmt: skip
-    later = BatchLoad(broker.host, broker.port, machine="RET-2", messages=300, values=10,
+    later = BatchLoad(own_broker.host, own_broker.port, machine="RET-2", messages=300, values=10,
                       rate=300, client_id=f"load-retire2-{db.name}")  # fmt: skip
     gateway = await run.start(3)
     try:
@@ -259,7 +249,7 @@ async def test_fewer_workers_drain_the_retired_session_into_reading_exactly_once
         assert received(gateway) - before == later_total
         assert set(await rows_of(db, "RET-2")) == later.expected()
         assert await asyncio.to_thread(gateway.stop) == 0
-        assert not session_present(broker, f"{run.client_id}-w2")
+        assert not session_present(own_broker, f"{run.client_id}-w2")
         # the same count again: nothing retired, nothing drained
         gateway = await run.start(2)
         assert drains(gateway) == {}
@@ -274,12 +264,12 @@ async def test_fewer_workers_drain_the_retired_session_into_reading_exactly_once
 
 @pytest.mark.slow
 async def test_one_process_and_back_drain_the_sessions_each_side_leaves(
-    db: TestDb, broker: Broker, tmp_path: Path
+    db: TestDb, own_broker: Broker, tmp_path: Path
 ) -> None:
-    run = Run(db, broker, tmp_path, "single")
-    first = BatchLoad(broker.host, broker.port, machine="ONE-1", messages=1500, values=10,
+    run = Run(db, own_broker, tmp_path, "single")
+    first = BatchLoad(own_broker.host, own_broker.port, machine="ONE-1", messages=1500, values=10,
                       rate=150, client_id=f"load-one1-{db.name}")  # fmt: skip
-    second = BatchLoad(broker.host, broker.port, machine="ONE-2", messages=1500, values=10,
+    second = BatchLoad(own_broker.host, own_broker.port, machine="ONE-2", messages=1500, values=10,
                        rate=150, client_id=f"load-one2-{db.name}")  # fmt: skip
     gateway = await run.start(2)
     try:
@@ -309,7 +299,7 @@ async def test_one_process_and_back_drain_the_sessions_each_side_leaves(
         assert len(rows) == total and set(rows) == second.expected()
         assert run.ids() == ["edge-test-w0", "edge-test-w1"]
         assert await asyncio.to_thread(gateway.stop) == 0
-        assert not session_present(broker, run.client_id)
+        assert not session_present(own_broker, run.client_id)
     finally:
         first.close()
         second.close()
@@ -318,10 +308,10 @@ async def test_one_process_and_back_drain_the_sessions_each_side_leaves(
 
 @pytest.mark.slow
 async def test_a_drain_killed_midway_resumes_at_the_next_start(
-    db: TestDb, broker: Broker, tmp_path: Path
+    db: TestDb, own_broker: Broker, tmp_path: Path
 ) -> None:
-    run = Run(db, broker, tmp_path, "rekill")
-    load = BatchLoad(broker.host, broker.port, machine="KIL-1", messages=2000, values=10,
+    run = Run(db, own_broker, tmp_path, "rekill")
+    load = BatchLoad(own_broker.host, own_broker.port, machine="KIL-1", messages=2000, values=10,
                      rate=150, client_id=f"load-rekill-{db.name}")  # fmt: skip
     gateway = await run.start(3)
     try:
@@ -345,7 +335,7 @@ async def test_a_drain_killed_midway_resumes_at_the_next_start(
         assert len(rows) == total and set(rows) == load.expected()
         assert run.ids() == ["edge-test-w0", "edge-test-w1"]
         assert await asyncio.to_thread(gateway.stop) == 0
-        assert not session_present(broker, retired)
+        assert not session_present(own_broker, retired)
     finally:
         load.close()
         gateway.stop()
@@ -365,9 +355,9 @@ def _restarted(gateway: GatewayProcess, old_pid: int) -> bool:
 
 
 async def test_a_retired_session_the_broker_no_longer_has_is_forgotten_at_once(
-    db: TestDb, broker: Broker, settings: GatewaySettings, tmp_path: Path
+    db: TestDb, own_broker: Broker, settings: GatewaySettings, tmp_path: Path
 ) -> None:
-    device = mqtt_device(broker, f"gw-gone-{db.name}", share_group=f"gone-{db.name}")
+    device = mqtt_device(own_broker, f"gw-gone-{db.name}", share_group=f"gone-{db.name}")
     path = write_config(tmp_path / "gw.yaml", base_config([device]))
     config = load_config(path)
     sessions = retired_sessions(config, "edge-test-w7")  # expired, or deleted by an earlier drain
@@ -383,4 +373,4 @@ async def test_a_retired_session_the_broker_no_longer_has_is_forgotten_at_once(
         assert status["messages"] == 0
     finally:
         await gateway.stop(drain_timeout=20)
-    assert not session_present(broker, f"gw-gone-{db.name}-w7")  # the empty one made is deleted
+    assert not session_present(own_broker, f"gw-gone-{db.name}-w7")  # the empty one made is deleted

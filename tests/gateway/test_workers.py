@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,8 @@ from tests.support.gateway import (
     metric_samples,
     write_config,
 )
-from tests.support.mosquitto import Broker, private_broker
+from tests.support.mosquitto import Broker
 from tests.support.net import LOOPBACK
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    """A broker of this module's own: its tests leave persistent sessions and shared
-    subscriptions behind, which must not reach the other tests' gateways."""
-    with private_broker() as own:
-        yield own
-
 
 HEAD = """\
 version: 1
@@ -185,15 +175,15 @@ def received_by_worker(gateway: GatewayProcess) -> dict[str, float]:
 
 @pytest.mark.slow
 async def test_shared_subscription_splits_messages_between_workers(
-    db: TestDb, broker: Broker, tmp_path: Path
+    db: TestDb, own_broker: Broker, tmp_path: Path
 ) -> None:
     config = base_config(
-        [mqtt_device(broker, f"gw-share-{db.name}", share_group=f"share-{db.name}")]
+        [mqtt_device(own_broker, f"gw-share-{db.name}", share_group=f"share-{db.name}")]
     )
     config["gateway"]["workers"] = 2
     path = write_config(tmp_path / "gw.yaml", config)
     gateway = GatewayProcess(path, env(db, tmp_path), tmp_path / "gateway.log")
-    load = BatchLoad(broker.host, broker.port, messages=400, values=10, rate=400,
+    load = BatchLoad(own_broker.host, own_broker.port, messages=400, values=10, rate=400,
                      client_id=f"load-share-{db.name}")  # fmt: skip
     try:
         await asyncio.to_thread(gateway.start)
@@ -223,16 +213,16 @@ async def test_shared_subscription_splits_messages_between_workers(
 
 @pytest.mark.slow
 async def test_killing_a_worker_loses_nothing_acknowledged(
-    db: TestDb, broker: Broker, tmp_path: Path
+    db: TestDb, own_broker: Broker, tmp_path: Path
 ) -> None:
-    # the session-wide broker outlives each test: a share group of the test's own, or the
+    # the module's broker outlives each test: a share group of the test's own, or the
     # persistent sessions of an earlier test's workers would keep taking a share of the messages
-    device = mqtt_device(broker, f"gw-wkill-{db.name}", share_group=f"wkill-{db.name}")
+    device = mqtt_device(own_broker, f"gw-wkill-{db.name}", share_group=f"wkill-{db.name}")
     config = base_config([device], batch={"max_rows": 500, "max_delay_ms": 200})
     config["gateway"]["workers"] = 2
     path = write_config(tmp_path / "gw.yaml", config)
     gateway = GatewayProcess(path, env(db, tmp_path), tmp_path / "gateway.log")
-    load = BatchLoad(broker.host, broker.port, messages=1500, values=10, rate=150,
+    load = BatchLoad(own_broker.host, own_broker.port, messages=1500, values=10, rate=150,
                      client_id=f"load-wkill-{db.name}")  # fmt: skip
     try:
         await asyncio.to_thread(gateway.start)
