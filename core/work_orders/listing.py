@@ -7,6 +7,10 @@
   so `total` stays exact without joining the item per matching row.
 - Page: the window (order, limit, offset) is taken on `work_order` first (joined to `item` only
   when sorting by item code); item, line and equipment codes are joined to those rows only.
+- Searches (`q`) count and window in one statement (`count(*) OVER ()` beside the page ids): a
+  search's matching set is computed once instead of once for the count and again for the page,
+  which halves a broad search (thousands of matches). Unsearched lists keep a separate count,
+  which an index answers without visiting every row the window would have to.
 - Rows are read as plain columns into the response model: no ORM identity map, no relationship
   loading per page.
 """
@@ -119,18 +123,22 @@ def conditions(
     return where
 
 
-def page_statement(where: list[ColumnElement[bool]], params: ListParams) -> Select[Any]:
-    """The rows of one page: the window over `work_order`, then the codes of those rows."""
+def page_statement(
+    where: list[ColumnElement[bool]], params: ListParams, *, with_total: bool = False
+) -> Select[Any]:
+    """The rows of one page: the window over `work_order`, then the codes of those rows; with
+    `with_total`, each row also carries the count of all matching orders (column `total`)."""
     order = LIST_SPEC.order_by(params.sort)
     fields = {part.lstrip("-") for part in (params.sort or LIST_SPEC.default_sort).split(",")}
     if "id" not in fields:
         order.append(WorkOrder.id.desc())  # ties newest first, so pages never overlap
-    window = select(WorkOrder.id).where(*where)
+    window = select(WorkOrder.id, *([func.count().over().label("total")] if with_total else []))
+    window = window.where(*where)
     if "item_code" in fields:
         window = window.join(Item, Item.id == WorkOrder.item_id)
     ids = window.order_by(*order).limit(params.limit).offset(params.offset).subquery("page")
     return (
-        select(*_COLUMNS)
+        select(*_COLUMNS, *([ids.c.total] if with_total else []))
         .join(ids, ids.c.id == WorkOrder.id)
         .join(Item, Item.id == WorkOrder.item_id)
         .outerjoin(_line, _line.id == WorkOrder.line_id)
@@ -164,10 +172,19 @@ async def list_work_orders(
         due_from=due_from,
         due_to=due_to,
     )
-    statement = page_statement(where, params)  # validates `sort` before any query runs
-    total = await session.scalar(select(func.count()).select_from(WorkOrder).where(*where))
-    result = await session.execute(statement)
-    items = [WorkOrderOut.model_validate(row) for row in result.mappings()]
+    searched = bool(params.q)
+    statement = page_statement(where, params, with_total=searched)  # validates `sort` first
+    count = select(func.count()).select_from(WorkOrder).where(*where)
+    total: int | None = None
+    if not searched:
+        total = await session.scalar(count)
+    rows = (await session.execute(statement)).mappings().all()
+    if searched:
+        if rows:
+            total = int(rows[0]["total"])
+        elif params.offset:  # past the end: the window saw no row to carry the count
+            total = await session.scalar(count)
+    items = [WorkOrderOut.model_validate(row) for row in rows]
     return Page[WorkOrderOut](
         items=items, total=total or 0, limit=params.limit, offset=params.offset
     )

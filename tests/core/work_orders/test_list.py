@@ -67,3 +67,25 @@ async def test_list_rows_equal_the_order_without_operations(as_roles: AsRoles) -
     row = listed["items"][0]
     assert row == {k: v for k, v in detail.items() if k != "operations"}
     assert (row["item_name"], row["unit"], row["line_code"]) == ("SHAFT name", "pcs", "L1")
+
+
+async def test_search_pages_carry_the_total_and_a_page_past_the_end_too(
+    as_roles: AsRoles,
+) -> None:
+    async with as_roles("admin") as client:
+        shop = await make_shop(client)
+        gear = await make_item(client, "GEAR-2", type="finished")
+        made = [await make_order(client, shop, item_id=gear["id"]) for _ in range(5)]
+        await make_order(client, shop)  # a shaft: not found by the search
+        pages = [
+            await _all(client, q="gear", sort="item_code", limit=2, offset=offset)
+            for offset in (0, 2, 4, 6)
+        ]
+        unsearched = await _all(client, limit=2, offset=10)
+    assert [p["total"] for p in pages] == [5, 5, 5, 5]
+    assert [len(p["items"]) for p in pages] == [2, 2, 1, 0]
+    assert [o["id"] for p in pages for o in p["items"]] == sorted(
+        (o["id"] for o in made), reverse=True
+    )
+    assert "total" not in pages[0]["items"][0]  # the window's count is not a field of a row
+    assert (unsearched["total"], unsearched["items"]) == (6, [])
