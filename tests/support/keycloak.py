@@ -35,7 +35,7 @@ from mes_common.settings import load_settings
 from tests.support.net import LOOPBACK, free_port, wait_until
 from tests.support.postgres import PgCluster
 
-SHORT_LIFESPAN = 4
+SHORT_LIFESPAN = 8
 """Access token lifetime (seconds) of the `-short` test client: expiry tests wait this long."""
 
 FUTURE_NBF = 4_102_444_800
