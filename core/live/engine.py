@@ -287,6 +287,7 @@ class Engine:
         async with self.sessions() as session:
             changes = await self.tail.poll(session)
         reload = False
+        stale: dict[int, datetime] = {}  # machine -> from when its stored OEE hours are stale
         for change in changes:
             if change.entity == "work_order":
                 self.orders_changed.add(int(change.entity_id))
@@ -302,8 +303,22 @@ class Engine:
                 since = now - timedelta(hours=self.settings.live_recompute_hours)
                 for equipment_id in ids:
                     self.mark(equipment_id, since, now + HOUR)
+                    first = states.hour_of(since)
+                    stale[equipment_id] = min(first, stale.get(equipment_id, first))
+        if stale:
+            await self._stale_oee_hours(stale)
         if reload:
             await self.refresh_contexts()
+
+    async def _stale_oee_hours(self, stale: dict[int, datetime]) -> None:
+        """Recompute the stored OEE hours a calendar or configuration change may alter: planned
+        time, reasons' loss categories and thresholds change OEE without changing the states
+        or counts whose changes otherwise queue an hour's OEE."""
+        async with self.sessions() as session:
+            found = await oee.stored_hours(session, list(stale), min(stale.values()))
+        for equipment_id, hour in found:
+            if hour >= stale[equipment_id]:
+                self.oee_dirty[equipment_id].add(hour)
 
     async def _downtime_change(self, change: Change, now: datetime) -> None:
         record = change.after or change.before or {}

@@ -1,7 +1,9 @@
 """Current-shift OEE of every machine, line and site: the `kpi` topic's values.
 
 Each line's current shift (from its calendar) is the window of the line and its machines; a
-line without any calendar uses the UTC day so far. Outside shifts the factors are null.
+line without any calendar uses the UTC day so far. An entry whose OEE is null says why in
+`reason`: `outside_shift` (no window), or from its facts (core.oee.calc.undefined_reason)
+`no_planned_time`, `no_data` or `planned_stop`; `reason` is null while OEE is a number.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.equipment.models import Equipment, EquipmentLevel
 from core.live.payloads import iso
 from core.oee import service as oee
-from core.oee.calc import OeeFacts
+from core.oee.calc import OeeFacts, undefined_reason
 from core.oee.timeline import Interval
 from core.states.context import EquipmentContext
+
+OUTSIDE_SHIFT = "outside_shift"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ async def window(session: AsyncSession, equipment_id: int, now: datetime) -> Kpi
 def entry(
     scope: str, node: Equipment, facts: OeeFacts | None, label: dict[str, Any] | None, now: datetime
 ) -> dict[str, Any]:
-    """One `kpi` values entry."""
+    """One `kpi` values entry (`facts` None: outside shifts)."""
     summary = oee.summary(facts) if facts is not None else dict.fromkeys(oee.summary(OeeFacts()))
     return {
         "scope": scope,
@@ -64,6 +68,7 @@ def entry(
         "name": node.name,
         "window": label,
         **summary,
+        "reason": undefined_reason(facts) if facts is not None else OUTSIDE_SHIFT,
         "ts": iso(now),
     }
 

@@ -9,9 +9,11 @@ Time model (planned production time first, then the losses in the order they occ
 - fully productive:     ideal cycle time x good parts
 
 availability = operating / planned, performance = ideal time of all parts / operating,
-quality = good / all parts, OEE = availability x performance x quality. The six big losses
-split planned production time minus fully productive time (reduced speed is signed: a machine
-faster than its ideal cycle shows a negative reduced-speed loss).
+quality = good / all parts, OEE = availability x performance x quality (fully productive /
+planned time when performance or quality is undefined; undefined only without planned
+production time, and `undefined_reason` says why). The six big losses split planned production
+time minus fully productive time (reduced speed is signed: a machine faster than its ideal
+cycle shows a negative reduced-speed loss).
 """
 
 from __future__ import annotations
@@ -142,17 +144,48 @@ def quality(facts: OeeFacts) -> float | None:
 
 
 def oee(facts: OeeFacts) -> float | None:
-    """Availability x performance x quality (None when a factor is undefined).
+    """Availability x performance x quality; None only without planned production time.
+
+    When performance or quality is undefined (no operating time, no parts) OEE is still fully
+    productive time / planned production time, which the product equals otherwise: a machine
+    that stood all its planned time or ran without finishing a part has an OEE of 0, not none.
 
     >>> f = OeeFacts(calendar_s=3600, run_s=2700, stop_equipment_failure_s=900,
     ...              ideal_s=2430, good=90, scrap=10, ideal_good_s=2187)
     >>> round(oee(f), 4)
     0.6075
+    >>> oee(OeeFacts(calendar_s=180, run_s=180)), oee(OeeFacts(calendar_s=180, no_data_s=180))
+    (0.0, None)
+    >>> oee(OeeFacts(calendar_s=180, stop_equipment_failure_s=180))
+    0.0
     """
     a, p, q = availability(facts), performance(facts), quality(facts)
-    if a is None or p is None or q is None:
+    if a is None:
         return None
+    if p is None or q is None:
+        return facts.ideal_good_s / facts.planned_s
     return a * p * q
+
+
+def undefined_reason(facts: OeeFacts) -> str | None:
+    """Why OEE is undefined (None while it is a number): the window has no planned calendar
+    time yet (`no_planned_time`: it starts in a break, say), none of it has machine data yet
+    (`no_data`), or the rest of it is planned stops (`planned_stop`).
+
+    >>> undefined_reason(OeeFacts()), undefined_reason(OeeFacts(calendar_s=60, no_data_s=60))
+    ('no_planned_time', 'no_data')
+    >>> undefined_reason(OeeFacts(calendar_s=60, planned_stop_s=40, no_data_s=20))
+    'planned_stop'
+    >>> undefined_reason(OeeFacts(calendar_s=60, run_s=60)) is None
+    True
+    """
+    if oee(facts) is not None:
+        return None
+    if facts.calendar_s <= 0:
+        return "no_planned_time"
+    if facts.no_data_s >= facts.calendar_s:
+        return "no_data"
+    return "planned_stop"
 
 
 def losses(facts: OeeFacts) -> dict[str, float]:

@@ -148,6 +148,18 @@ async def store_hour(session: AsyncSession, ctx: EquipmentContext, hour: datetim
     return hour_facts
 
 
+async def stored_hours(
+    session: AsyncSession, equipment_ids: Sequence[int], since: datetime
+) -> list[tuple[int, datetime]]:
+    """(equipment id, hour) of the materialized hours from `since` on."""
+    rows = await session.execute(
+        select(OeeHour.equipment_id, OeeHour.hour).where(
+            OeeHour.equipment_id.in_(list(equipment_ids)), OeeHour.hour >= since
+        )
+    )
+    return [(int(e), h) for e, h in rows]
+
+
 async def forget_hour(session: AsyncSession, equipment_id: int, hour: datetime) -> None:
     """Drop a materialized hour (it is not closed any more)."""
     await session.execute(

@@ -87,9 +87,10 @@ def test_losses_and_fully_productive_time_add_up_to_planned_time(
 def test_oee_is_fully_productive_over_planned_time(history: dict[str, object]) -> None:
     f = facts(start=T0, end=T0 + HOUR, **history)  # type: ignore[arg-type]
     value = calc.oee(f)
-    if value is None:
-        assert f.planned_s <= 0 or f.operating_s <= 0 or f.parts == 0
+    if value is None:  # undefined only without planned production time, and it says why
+        assert f.planned_s <= 0 and calc.undefined_reason(f) is not None
         return
+    assert calc.undefined_reason(f) is None
     assert math.isclose(value, f.ideal_good_s / f.planned_s, rel_tol=1e-9, abs_tol=1e-12)
     availability = calc.availability(f)
     assert availability is not None and 0 <= availability <= 1 + 1e-9
