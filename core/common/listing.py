@@ -3,6 +3,11 @@
 A domain declares a ListSpec (which columns `q` searches and which fields can be sorted), takes
 `ListParams` via the `ListParamsDep` dependency, adds its typed field filters to its select, and
 calls `paginate`. An unknown sort field is a 422 naming it.
+
+A search (`q`) is counted in the page's own statement (`count(*) OVER ()`): the matching set is
+computed once rather than once for the count and again for the page, which halves a broad
+search. Unsearched lists keep a separate count, which indexes answer without visiting every
+row a window would have to (ADR 0043).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import RowMapping, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -97,6 +102,41 @@ def apply_filters(stmt: Select[Any], filters: Mapping[Any, Any]) -> Select[Any]:
     return stmt
 
 
+TOTAL = "list_total"  # the label of the window count a searched page carries
+
+
+async def page_of(
+    session: AsyncSession, stmt: Select[Any], order: Sequence[Any], params: ListParams
+) -> tuple[list[Mapping[str, Any]], int]:
+    """The rows of one window of `stmt` (filtered and searched already) and the total count.
+
+    Searched: one statement, the count as a window beside each row (dropped from the rows);
+    a page past the end, having no row to carry it, counts separately. Otherwise: count, then
+    window.
+    """
+    count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    if not params.q:
+        total = await session.scalar(count)
+        window = stmt.order_by(*order).limit(params.limit).offset(params.offset)
+        return list((await session.execute(window)).mappings().all()), total or 0
+    window = (
+        stmt.add_columns(func.count().over().label(TOTAL))
+        .order_by(*order)
+        .limit(params.limit)
+        .offset(params.offset)
+    )
+    rows = (await session.execute(window)).mappings().all()
+    if rows:
+        total = int(rows[0][TOTAL])
+    else:
+        total = (await session.scalar(count) or 0) if params.offset else 0
+    return [_without_total(row) for row in rows], total
+
+
+def _without_total(row: RowMapping) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != TOTAL}
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select[Any],
@@ -112,13 +152,13 @@ async def paginate(
     condition = spec.where_search(params.q)
     if condition is not None:
         stmt = stmt.where(condition)
-    order = spec.order_by(params.sort)
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    result = await session.execute(stmt.order_by(*order).limit(params.limit).offset(params.offset))
+    rows, total = await page_of(session, stmt, spec.order_by(params.sort), params)
     items = [
-        schema.model_validate(row[0] if len(row) == 1 else dict(row._mapping), from_attributes=True)
-        for row in result.all()
+        schema.model_validate(
+            next(iter(row.values())) if len(row) == 1 else dict(row), from_attributes=True
+        )
+        for row in rows
     ]
     return Page[schema](  # type: ignore[valid-type]
-        items=items, total=total or 0, limit=params.limit, offset=params.offset
+        items=items, total=total, limit=params.limit, offset=params.offset
     )

@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.common.listing import ListParams, ListSpec, apply_filters
+from core.common.listing import ListParams, ListSpec, apply_filters, page_of
 from core.common.schemas import Page
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,10 +40,8 @@ async def paginate_rows(
         condition = spec.where_search(params.q)
     if condition is not None:
         stmt = stmt.where(condition)
-    order = [*spec.order_by(params.sort), tiebreak]
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    result = await session.execute(stmt.order_by(*order).limit(params.limit).offset(params.offset))
-    items = [schema.model_validate(dict(row)) for row in result.mappings()]
+    rows, total = await page_of(session, stmt, [*spec.order_by(params.sort), tiebreak], params)
+    items = [schema.model_validate(dict(row)) for row in rows]
     return Page[schema](  # type: ignore[valid-type]
-        items=items, total=total or 0, limit=params.limit, offset=params.offset
+        items=items, total=total, limit=params.limit, offset=params.offset
     )

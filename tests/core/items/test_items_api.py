@@ -102,6 +102,16 @@ async def test_list_search_filter_sort_page(as_roles: AsRoles) -> None:
         ).json()
         assert page["total"] == 12
         assert [i["code"] for i in page["items"]] == ["P-06", "P-05", "P-04", "P-03", "P-02"]
+        searched = [
+            (
+                await client.get("/api/v1/items", params={"q": "gear", "limit": 4, "offset": o})
+            ).json()
+            for o in (0, 4, 8)
+        ]
+        assert [(p["total"], len(p["items"])) for p in searched] == [(6, 4), (6, 2), (6, 0)]
+        assert [i["code"] for p in searched for i in p["items"]] == [
+            f"P-{i:02d}" for i in range(1, 12, 2)
+        ]
         bad = await client.get("/api/v1/items", params={"type": "gizmo"})
         assert bad.status_code == 422
 
