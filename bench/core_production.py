@@ -205,23 +205,23 @@ SEARCH = """
     wo.status = ANY(%(status)s) AND (wo.code ILIKE %(q)s OR wo.item_id = ANY(ARRAY(
         SELECT id FROM item WHERE code ILIKE %(q)s OR name ILIKE %(q)s)))
 """
-# the shape of core.work_orders.listing: window on work_order, then the joins for 50 rows
+# the shape of core.work_orders.listing for a search: window on work_order with the total
+# beside each id, then the joins for 50 rows
 LIST_SQL = f"""
-    SELECT wo.*, i.code, i.name, i.unit, line.code, eq.code
-    FROM (SELECT wo.id FROM work_order wo WHERE {SEARCH} ORDER BY wo.id DESC LIMIT 50) page
+    SELECT wo.*, i.code, i.name, i.unit, line.code, eq.code, page.total
+    FROM (SELECT wo.id, count(*) OVER () AS total FROM work_order wo WHERE {SEARCH}
+          ORDER BY wo.id DESC LIMIT 50) page
     JOIN work_order wo ON wo.id = page.id JOIN item i ON i.id = wo.item_id
     LEFT JOIN equipment line ON line.id = wo.line_id
     LEFT JOIN equipment eq ON eq.id = wo.equipment_id
     ORDER BY wo.id DESC
 """
-COUNT_SQL = f"SELECT count(*) FROM work_order wo WHERE {SEARCH}"
 
 
 def sql_list(conn: psycopg.Connection[Any], rng: random.Random) -> None:
-    """The list query and its count, as the service runs them."""
+    """The list query with its total, as the service runs a search."""
     q, status = searches(rng)
     params = {"q": f"%{q}%", "status": status}
-    conn.execute(COUNT_SQL, params, prepare=True).fetchone()
     conn.execute(LIST_SQL, params, prepare=True).fetchall()
 
 
