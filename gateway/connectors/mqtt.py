@@ -30,9 +30,22 @@ from gateway.records import SignalSpec, utcnow
 log = logging.getLogger("gateway.mqtt")
 
 CONNECT_TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0  # for the broker to confirm the queued acknowledgements, and the DISCONNECT
+GOODBYE_FILTER = "$mes-gateway/goodbye"  # never subscribed: unsubscribed for the broker's answer
 LOG_FIRST = 5  # malformed payloads logged per reason before sampling
 LOG_EVERY = 1000
 REFUSED_CODES = {134, 135, 138, 140}  # bad credentials, not authorised, banned, bad auth method
+CALLBACKS = (  # the paho callbacks set on a client, all bound to its event loop
+    "on_connect",
+    "on_disconnect",
+    "on_subscribe",
+    "on_unsubscribe",
+    "on_message",
+    "on_socket_open",
+    "on_socket_close",
+    "on_socket_register_write",
+    "on_socket_unregister_write",
+)
 
 
 class MqttConnector(Connector):
@@ -64,6 +77,7 @@ class MqttConnector(Connector):
         self._lost: asyncio.Future[str] | None = None
         self._misc: asyncio.Task[None] | None = None
         self._sock: Any = None
+        self._closing = False  # a close is saying goodbye
         # messages redelivered right after CONNACK arrive before `stream` starts: held until then
         self._early: list[tuple[list[Any], Any]] = []
 
@@ -212,18 +226,56 @@ class MqttConnector(Connector):
             raise LinkLost(f"{self.endpoint}: DISCONNECT not sent") from err
 
     async def close(self) -> None:
+        """Say goodbye when still connected (what is queued, acknowledgements of committed
+        messages included, then a DISCONNECT), and release the client: callbacks detached and
+        socket closed, so nothing of it reaches the event loop afterwards."""
+        client = self._client
+        try:
+            if client is not None and not self._closing:
+                self._closing = True
+                await self._goodbye(client)
+        finally:
+            if self._client is client:  # not released meanwhile by a close that cut this short
+                self._release()
+
+    async def _goodbye(self, client: mqtt.Client) -> None:
+        lost, sock = self._lost, self._sock
+        if sock is None or lost is None or lost.done() or not client.is_connected():
+            return
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                # The broker handles a connection's packets in order: its answer to an UNSUBSCRIBE
+                # sent after the queued acknowledgements tells they were processed. Reading
+                # resumes meanwhile (messages read now are dropped unacknowledged, redelivered to
+                # the next session) to reach the answer, and so that the socket is not closed
+                # with data unread: that resets the connection, and the broker may drop what it
+                # had not read yet, acknowledgements included.
+                asyncio.get_running_loop().add_reader(sock, self._readable, client)
+                await self.unsubscribe([GOODBYE_FILTER])
+                if client.disconnect() == mqtt.MQTT_ERR_SUCCESS:
+                    # written once paho reports it (paho then closes its socket)
+                    await asyncio.shield(lost)
+        except (TimeoutError, LinkLost) as err:  # what was not acknowledged is redelivered
+            log.warning(
+                "MQTT connection closed without a complete goodbye",
+                extra={"device": self.device.name, "endpoint": self.endpoint, "error": str(err)},
+            )
+
+    def _release(self) -> None:
         client, self._client = self._client, None
+        self._closing = False
         self._generation += 1  # acknowledgements of the old session are dropped (redelivered)
         self._early = []
         if self._misc is not None:
             self._misc.cancel()
             self._misc = None
+        self._forget_socket()
         if client is None:
             return
-        with contextlib.suppress(OSError, ValueError):
-            if client.is_connected():
-                client.disconnect()
-        self._forget_socket()
+        # paho calls the socket callbacks again when it closes its socket, at the latest from
+        # Client.__del__, which may run after the event loop is closed: detach them first
+        for callback in CALLBACKS:
+            setattr(client, callback, None)
         sock = client.socket()
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -267,7 +319,8 @@ class MqttConnector(Connector):
                 asyncio.get_running_loop().remove_writer(sock)
 
     def _readable(self, client: mqtt.Client) -> None:
-        if self.context.busy():  # back-pressure: the broker keeps the messages meanwhile
+        # back-pressure: the broker keeps the messages meanwhile (not when saying goodbye)
+        if self.context.busy() and not self._closing:
             loop = asyncio.get_running_loop()
             sock = self._sock
             if sock is not None:
@@ -323,6 +376,8 @@ class MqttConnector(Connector):
             self._lost.set_result(reason)
 
     def _on_message(self, client: mqtt.Client, _ud: Any, message: mqtt.MQTTMessage) -> None:
+        if self._closing:  # not acknowledged: the broker redelivers it to the next session
+            return
         self.received += 1
         generation = self._generation
         ack = None
@@ -383,7 +438,7 @@ class MqttConnector(Connector):
             emit(records, ack)
         assert self._lost is not None
         try:
-            reason = await self._lost
+            reason = await asyncio.shield(self._lost)  # the future outlives a cancelled stream
         finally:
             self._emit = None
         raise LinkLost(f"{self.endpoint}: {reason}")
