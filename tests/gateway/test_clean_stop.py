@@ -13,7 +13,7 @@ import pytest
 
 from tests.gateway.load import BatchLoad
 from tests.gateway.test_mqtt import mqtt_device
-from tests.gateway.test_workers import env, health
+from tests.gateway.test_workers import env
 from tests.support.databases import TestDb
 from tests.support.gateway import (
     GatewayProcess,
@@ -72,7 +72,7 @@ async def test_a_clean_stop_acknowledges_what_it_committed_and_releases_the_clie
         await asyncio.to_thread(load.join, 120)
         assert load.published == load.messages
         await eventually(lambda: _count_at_least(db, total), what="every reading", timeout=120)
-        points = health(second)["points"]
+        points = second.healthy()["points"]
         # what the first run committed (or spooled, replayed now) was acknowledged: the broker
         # delivers the rest, once, and nothing comes again to be recognised as a duplicate
         assert points["deduplicated"] == 0

@@ -115,7 +115,7 @@ async def test_sighup_reload_keeps_buffered_data(
     try:
         await asyncio.to_thread(gateway.start)
         await eventually(
-            lambda: _health(gateway)["points"]["received"] >= 1,  # type: ignore[index]
+            lambda: gateway.healthy()["points"]["received"] >= 1,
             what="a reading in the batch",
         )
         assert await count_readings(db) == 0  # still buffered
@@ -125,10 +125,10 @@ async def test_sighup_reload_keeps_buffered_data(
         await eventually(
             lambda: "reload refused" in (tmp_path / "gateway.log").read_text(), what="refusal"
         )
-        assert _health(gateway)["reloads"] == 0  # an invalid file is refused, nothing stops
+        assert gateway.healthy()["reloads"] == 0  # an invalid file is refused, nothing stops
         write_config(path, base_config([modbus("A"), modbus("B")], batch=batch))
         gateway.process.send_signal(signal.SIGHUP)
-        await eventually(lambda: _health(gateway)["reloads"] == 1, what="reload")
+        await eventually(lambda: gateway.healthy()["reloads"] == 1, what="reload")
         reloaded_at = datetime.now(UTC)
         await eventually(lambda: _count_at_least(db, 2), what="the batch", timeout=30)
         rows = await fetch(
@@ -138,7 +138,7 @@ async def test_sighup_reload_keeps_buffered_data(
         a_rows = [(ts, v) for k, ts, v in rows if k == "A.level"]
         assert a_rows and a_rows[0][0] < reloaded_at and a_rows[0][1] == 7.0  # read before
         assert {k for k, _, _ in rows} == {"A.level", "B.level"}
-        devices = _health(gateway)["devices"]
+        devices = gateway.healthy()["devices"]
         assert isinstance(devices, dict) and set(devices) == {"A", "B"}
         started = time.monotonic()
         assert gateway.stop() == 0  # SIGTERM: drains and exits cleanly
@@ -148,9 +148,3 @@ async def test_sighup_reload_keeps_buffered_data(
     finally:
         gateway.stop()
         await plc.stop()
-
-
-def _health(gateway: GatewayProcess) -> dict[str, object]:
-    health = gateway.health()
-    assert health is not None
-    return health

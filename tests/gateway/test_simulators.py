@@ -102,7 +102,7 @@ async def test_exported_demo_config_runs_unchanged_and_survives_faults(
         await _opcua_matches(sim, db, "CNC-101")
 
         # faults, each recovered without action: the OPC UA server restarts ...
-        before = _health(gateway)["devices"]["CNC-101"]["reconnects"]
+        before = gateway.healthy()["devices"]["CNC-101"]["reconnects"]
         await sim.afault("opcua", "restart", duration=3)
         await eventually(
             lambda: _reconnected(gateway, "CNC-101", before), what="OPC UA back", timeout=120
@@ -138,7 +138,7 @@ async def test_exported_demo_config_runs_unchanged_and_survives_faults(
         await eventually(
             lambda: _count_above(db, "SCREW-203.%", count), what="SCREW-203 still stored"
         )
-        assert _health(gateway)["devices"]["sim-mqtt"]["state"] == "connected"
+        assert gateway.healthy()["devices"]["sim-mqtt"]["state"] == "connected"
     finally:
         gateway.stop()
 
@@ -147,12 +147,6 @@ ALL_MACHINES = {
     "CNC-101", "CNC-102", "LATHE-103", "MILL-104", "WASH-105",
     "PRESS-201", "ROBOT-202", "SCREW-203", "TEST-204", "PACK-205",
 }  # fmt: skip
-
-
-def _health(gateway: GatewayProcess) -> dict[str, Any]:
-    health = gateway.health()
-    assert health is not None
-    return health
 
 
 def _all_connected(gateway: GatewayProcess) -> bool:
@@ -164,7 +158,7 @@ def _all_connected(gateway: GatewayProcess) -> bool:
 
 
 def _reconnected(gateway: GatewayProcess, device: str, before: int) -> bool:
-    link = _health(gateway)["devices"][device]
+    link = gateway.healthy()["devices"][device]
     return bool(link["reconnects"] > before and link["state"] == "connected")
 
 

@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -152,12 +151,6 @@ def env(db: TestDb, tmp_path: Path) -> dict[str, str]:
     return {**db.env, "MES_GATEWAY_SPOOL_DIR": str(tmp_path / "spool")}
 
 
-def health(gateway: GatewayProcess) -> dict[str, Any]:
-    found = gateway.health()
-    assert found is not None
-    return found
-
-
 def workers_connected(gateway: GatewayProcess, device: str) -> bool:
     found = gateway.health()
     if not found:
@@ -205,7 +198,7 @@ async def test_shared_subscription_splits_messages_between_workers(
         await eventually(lambda: _links(db, 2), what="device links written")
         links = await fetch(db, "SELECT gateway_id, device FROM gateway_device_link")
         assert sorted(links) == [("edge-test-w0", "line2"), ("edge-test-w1", "line2")]
-        assert health(gateway)["points"]["written"] == total
+        assert gateway.healthy()["points"]["written"] == total
     finally:
         load.close()
         assert gateway.stop() == 0
@@ -229,7 +222,7 @@ async def test_killing_a_worker_loses_nothing_acknowledged(
         await eventually(lambda: workers_connected(gateway, "line2"), what="workers subscribed")
         load.start()
         await eventually(lambda: _count_at_least(db, 2000), what="data flowing")
-        victim = health(gateway)["workers"][1]
+        victim = gateway.healthy()["workers"][1]
         os.kill(victim["pid"], signal.SIGKILL)  # no flush: its buffered data is gone
         killed_at_count = await count_readings(db)
         await eventually(
@@ -244,7 +237,7 @@ async def test_killing_a_worker_loses_nothing_acknowledged(
             db, "SELECT s.key, r.ts FROM reading r JOIN signal s ON s.id = r.signal_id"
         )
         assert len(rows) == total and set(rows) == load.expected()
-        assert health(gateway)["workers"][1]["restarts"] == 1
+        assert gateway.healthy()["workers"][1]["restarts"] == 1
         restarts = metric_samples(gateway.metrics(), "gateway_worker_restarts_total")
         assert dict((labels["worker"], v) for labels, v in restarts) == {"0": 0.0, "1": 1.0}
     finally:
@@ -280,7 +273,7 @@ async def test_polled_devices_run_in_one_worker_each_and_stop_with_the_superviso
         links = await fetch(db, "SELECT gateway_id, device FROM gateway_device_link")
         assert sorted(links) == [("edge-test-w0", "A"), ("edge-test-w1", "B"),
                                  ("edge-test-w1", "C")]  # fmt: skip
-        workers = health(gateway)["workers"]
+        workers = gateway.healthy()["workers"]
         assert [sorted(w["health"]["devices"]) for w in workers] == [["A"], ["B", "C"]]
         pids = [w["pid"] for w in workers]
         assert gateway.process is not None

@@ -163,6 +163,12 @@ class GatewayProcess:
             return None
         return response.json() if response.status_code == 200 else None
 
+    def healthy(self) -> dict[str, Any]:
+        """/healthz as JSON; fails the test when it does not answer."""
+        found = self.health()
+        assert found is not None, "gateway /healthz did not answer"
+        return found
+
     def metrics(self) -> str:
         """/metrics text."""
         return httpx.get(f"http://{LOOPBACK}:{self.port}/metrics", timeout=30).text
