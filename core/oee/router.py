@@ -316,6 +316,7 @@ async def list_oee_hours(
                 performance=calc.performance(f),
                 quality=calc.quality(f),
                 oee=calc.oee(f),
+                reason=calc.undefined_reason(f),
                 calendar_s=f.calendar_s,
                 run_s=f.run_s,
                 good=f.good,

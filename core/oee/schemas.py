@@ -67,6 +67,11 @@ class OeeMachine(BaseModel):
     performance: float | None
     quality: float | None
     oee: float | None
+    reason: str | None = Field(
+        default=None,
+        description="why `oee` is null: `no_planned_time`, `no_data` or `planned_stop`; null "
+        "while it is a number",
+    )
     planned_production_s: float
     good: int
     scrap: int
@@ -75,7 +80,7 @@ class OeeMachine(BaseModel):
 class OeeOut(BaseModel):
     """OEE of a machine or a group of machines (line, area, site: the sums of their machines'
     times and parts) over a window. Factors are null where undefined (no planned time, no
-    operating time, no parts)."""
+    operating time, no parts); OEE only without planned time, and `reason` says why."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [OEE_EXAMPLE]})
 
@@ -87,7 +92,15 @@ class OeeOut(BaseModel):
     availability: float | None = Field(description="operating time / planned production time")
     performance: float | None = Field(description="ideal time of the parts made / operating time")
     quality: float | None = Field(description="good parts / all parts")
-    oee: float | None = Field(description="availability x performance x quality")
+    oee: float | None = Field(
+        description="availability x performance x quality (fully productive / planned time "
+        "when performance or quality is undefined); null only without planned production time"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="why `oee` is null: `no_planned_time`, `no_data` or `planned_stop`; null "
+        "while it is a number",
+    )
     planned_production_s: float = Field(
         description="calendar time minus planned stops and time without data"
     )
@@ -152,6 +165,11 @@ class OeeRunOut(BaseModel):
     performance: float | None
     quality: float | None
     oee: float | None
+    reason: str | None = Field(
+        default=None,
+        description="why `oee` is null: `no_planned_time`, `no_data` or `planned_stop`; null "
+        "while it is a number",
+    )
     good: int
     scrap: int
 
@@ -185,6 +203,11 @@ class OeeWorkOrderOut(BaseModel):
     performance: float | None
     quality: float | None
     oee: float | None
+    reason: str | None = Field(
+        default=None,
+        description="why `oee` is null: `no_planned_time`, `no_data` or `planned_stop`; null "
+        "while it is a number",
+    )
     planned_production_s: float
     good: int
     scrap: int
@@ -222,6 +245,11 @@ class OeeHourOut(BaseModel):
     performance: float | None
     quality: float | None
     oee: float | None
+    reason: str | None = Field(
+        default=None,
+        description="why `oee` is null: `no_planned_time`, `no_data` or `planned_stop`; null "
+        "while it is a number",
+    )
     calendar_s: float
     run_s: float
     good: int
@@ -236,6 +264,7 @@ def factors(f: OeeFacts) -> dict[str, Any]:
         "performance": calc.performance(f),
         "quality": calc.quality(f),
         "oee": calc.oee(f),
+        "reason": calc.undefined_reason(f),
         "planned_production_s": f.planned_s,
         "good": f.good,
         "scrap": f.scrap,

@@ -100,6 +100,13 @@ async def test_planned_time_lines_shifts_days_and_work_orders(
     cnc = r.json()
     assert cnc["planned_production_s"] == 3000  # the 10-minute break is not planned
     assert cnc["good"] == 50  # 10 parts were made in the break: outside planned time
+    assert cnc["oee"] > 0 and cnc["reason"] is None
+    in_break = {
+        "start": (base + timedelta(minutes=20)).isoformat(),
+        "end": (base + timedelta(minutes=30)).isoformat(),
+    }
+    r = await admin.get(f"/api/v1/oee/equipment/{plant.id('CNC-1')}", params=in_break)
+    assert (r.json()["oee"], r.json()["reason"]) == (None, "no_planned_time")
     r = await admin.get(f"/api/v1/oee/equipment/{plant.id('L1')}", params=window(base))
     line = r.json()
     assert line["level"] == "line" and line["planned_production_s"] == 6000
@@ -107,6 +114,7 @@ async def test_planned_time_lines_shifts_days_and_work_orders(
     mill = next(m for m in line["machines"] if m["equipment_code"] == "MILL-1")
     assert line["good"] == cnc["good"] + mill["good"]
     assert line["oee"] == pytest.approx(line["fully_productive_s"] / 6000)
+    assert [m["reason"] for m in line["machines"]] == [None, None]
 
     r = await admin.get(f"/api/v1/oee/equipment/{plant.id('L1')}/shifts", params=window(base))
     assert r.status_code == 200, r.text
@@ -122,6 +130,7 @@ async def test_planned_time_lines_shifts_days_and_work_orders(
     ).json()
     r = await admin.get(f"/api/v1/oee/work-orders/{order['id']}")
     assert r.status_code == 200 and r.json()["runs"] == [] and r.json()["oee"] is None
+    assert r.json()["reason"] == "no_planned_time"  # it never ran
 
 
 async def test_bad_requests_are_refused(
