@@ -1,9 +1,12 @@
 """Current-shift OEE of every machine, line and site: the `kpi` topic's values.
 
 Each line's current shift (from its calendar) is the window of the line and its machines; a
-line without any calendar uses the UTC day so far. An entry whose OEE is null says why in
-`reason`: `outside_shift` (no window), or from its facts (core.oee.calc.undefined_reason)
-`no_planned_time`, `no_data` or `planned_stop`; `reason` is null while OEE is a number.
+line without any calendar uses the UTC day so far. Within the window a machine's planned time is
+the line's shift, unless a calendar is assigned to the machine itself (or between it and the
+line): then its own, as its stored hours and the REST API count it. An entry whose OEE is null
+says why in `reason`: `outside_shift` (no window), or from its facts
+(core.oee.calc.undefined_reason) `no_planned_time`, `no_data` or `planned_stop`; `reason` is
+null while OEE is a number.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.calendar.models import CalendarAssignment
 from core.equipment.models import Equipment, EquipmentLevel
 from core.live.payloads import iso
 from core.oee import service as oee
@@ -73,6 +77,20 @@ def entry(
     }
 
 
+def _own_calendar(
+    equipment_id: int, anchor: int, nodes: dict[int, Equipment], assigned: set[int]
+) -> bool:
+    """True when a calendar is assigned to the equipment or between it and `anchor`."""
+    node = nodes.get(equipment_id)
+    for _ in range(16):
+        if node is None or node.id == anchor:
+            return False
+        if node.id in assigned:
+            return True
+        node = nodes.get(node.parent_id) if node.parent_id is not None else None
+    return False
+
+
 def _site_of(equipment_id: int, nodes: dict[int, Equipment]) -> Equipment | None:
     node = nodes.get(equipment_id)
     for _ in range(16):
@@ -87,6 +105,7 @@ async def compute(
 ) -> dict[str, dict[str, Any]]:
     """`kpi` values keyed `equipment/<code>`, `line/<code>`, `site/<code>`."""
     nodes = {e.id: e for e in await session.scalars(select(Equipment))}
+    assigned = set(await session.scalars(select(CalendarAssignment.equipment_id).distinct()))
     groups: dict[int | None, list[EquipmentContext]] = {}
     for ctx in contexts:
         groups.setdefault(ctx.line_id, []).append(ctx)
@@ -98,13 +117,12 @@ async def compute(
             win = await window(session, anchor, now)
             total = OeeFacts()
             for ctx in machines:
-                facts = (
-                    await oee.equipment_facts(
-                        session, ctx, win.start, now, now=now, planned=win.planned
+                facts = None
+                if win is not None:
+                    own = _own_calendar(ctx.id, anchor, nodes, assigned)
+                    facts = await oee.equipment_facts(
+                        session, ctx, win.start, now, now=now, planned=None if own else win.planned
                     )
-                    if win is not None
-                    else None
-                )
                 if facts is not None:
                     total = total + facts
                 out[f"equipment/{ctx.code}"] = entry(

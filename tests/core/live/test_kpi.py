@@ -57,12 +57,13 @@ async def shift_from(
     base: datetime,
     *,
     breaks: Sequence[tuple[datetime, datetime]] = (),
+    equipment: str = "L1",
 ) -> None:
-    """A daily two-hour UTC shift starting at `base`, assigned to line L1."""
+    """A daily two-hour UTC shift starting at `base`, assigned to `equipment` (line L1)."""
     r = await client.post(
         "/api/v1/calendar/shift-patterns",
         json={
-            "code": "KPI-2H",
+            "code": f"KPI-2H-{equipment}",
             "name": "Two hours",
             "timezone": "UTC",
             "shifts": [
@@ -83,7 +84,7 @@ async def shift_from(
     r = await client.post(
         "/api/v1/calendar/assignments",
         json={
-            "equipment_id": plant.id("L1"),
+            "equipment_id": plant.id(equipment),
             "pattern_id": r.json()["id"],
             "valid_from": (base - timedelta(days=1)).date().isoformat(),
         },
@@ -229,3 +230,34 @@ async def test_closed_hours_follow_a_calendar_change(
     r = await admin.get("/api/v1/oee/hours", params={"equipment_id": cnc})
     stored = {datetime.fromisoformat(h["hour"]): h for h in r.json()["items"]}
     assert stored[hour]["calendar_s"] == 3000
+
+
+async def test_a_machine_with_a_calendar_of_its_own_is_planned_by_it(
+    app: FastAPI, admin: httpx.AsyncClient, plant: LivePlant, drive: Drive, base: datetime
+) -> None:
+    """The line's shift is the window; inside it, a machine with its own calendar (here the
+    same shift with a break the line does not have) counts its own planned time, as its stored
+    hours and the REST API do."""
+    await shift_from(admin, plant, base)
+    await shift_from(admin, plant, base, breaks=[(base + 5 * MIN, base + 10 * MIN)],
+                     equipment="CNC-1")  # fmt: skip
+    await drive.write(
+        series("CNC-1.state", base, [(0, RUNNING), (20 * M, RUNNING)])
+        + counts("CNC-1.good_count", base, range(20))
+        + series("MILL-1.state", base, [(0, RUNNING), (20 * M, RUNNING)])
+        + counts("MILL-1.good_count", base, range(20))
+    )
+    await drive.settle()
+    now = base + 15 * MIN
+
+    values = await kpi_at(app, drive, now)
+    cnc, mill = values["equipment/CNC-1"], values["equipment/MILL-1"]
+    # the first reading of a counter is its baseline: 14 parts in 15 minutes, 5 in the break
+    assert cnc["planned_production_s"] == 600 and cnc["good"] == 9  # 5 minutes of break
+    assert mill["planned_production_s"] == 900 and mill["good"] == 14  # the line's shift
+    assert values["line/L1"]["planned_production_s"] == 1500
+    window = {"start": base.isoformat(), "end": now.isoformat()}
+    r = await admin.get(f"/api/v1/oee/equipment/{plant.id('CNC-1')}", params=window)
+    rest = r.json()
+    assert (rest["planned_production_s"], rest["good"]) == (600, 9)
+    assert cnc["oee"] == pytest.approx(rest["oee"])
