@@ -13,13 +13,13 @@ import pytest
 
 from tests.gateway.load import BatchLoad
 from tests.gateway.test_mqtt import mqtt_device
-from tests.gateway.test_workers import env
 from tests.support.databases import TestDb
 from tests.support.gateway import (
     GatewayProcess,
     base_config,
     count_readings,
     eventually,
+    process_env,
     write_config,
 )
 from tests.support.mosquitto import Broker
@@ -53,8 +53,8 @@ async def test_a_clean_stop_acknowledges_what_it_committed_and_releases_the_clie
     path = write_config(
         tmp_path / "gw.yaml", base_config([device], batch={"max_rows": 500, "max_delay_ms": 100})
     )
-    first = GatewayProcess(path, env(db, tmp_path), tmp_path / "first.log")
-    second = GatewayProcess(path, env(db, tmp_path), tmp_path / "second.log")
+    first = GatewayProcess(path, process_env(db, tmp_path), tmp_path / "first.log")
+    second = GatewayProcess(path, process_env(db, tmp_path), tmp_path / "second.log")
     load = BatchLoad(own_broker.host, own_broker.port, messages=1200, values=10, rate=200,
                      client_id=f"load-stop-{db.name}")  # fmt: skip
     total = load.messages * load.values

@@ -22,15 +22,12 @@ from tests.support.gateway import (
     eventually,
     fetch,
     metric_value,
+    process_env,
     write_config,
 )
 from tests.support.mosquitto import Broker
 
 pytestmark = pytest.mark.slow
-
-
-def process_env(db: TestDb, tmp_path: Path) -> dict[str, str]:
-    return {**db.env, "MES_GATEWAY_SPOOL_DIR": str(tmp_path / "spool")}
 
 
 async def stored(db: TestDb) -> set[tuple[str, object]]:

@@ -45,6 +45,7 @@ from tests.support.gateway import (
     eventually,
     fetch,
     metric_samples,
+    process_env,
     write_config,
 )
 from tests.support.mosquitto import Broker
@@ -119,10 +120,6 @@ def test_retired_sessions_carry_the_client_ids_and_filters_they_used() -> None:
 # --- processes ----------------------------------------------------------------------------------
 
 
-def env(db: TestDb, tmp_path: Path) -> dict[str, str]:
-    return {**db.env, "MES_GATEWAY_SPOOL_DIR": str(tmp_path / "spool")}
-
-
 def connected(gateway: GatewayProcess, device: str) -> bool:
     found = gateway.health()
     if not found:
@@ -187,7 +184,7 @@ class Run:
         device = mqtt_device(broker, self.client_id, share_group=f"{name}-{db.name}")
         self.config = base_config([device], batch={"max_rows": 500, "max_delay_ms": 100})
         self.path = tmp_path / "gw.yaml"
-        self.env = env(db, tmp_path)
+        self.env = process_env(db, tmp_path)
         self.log = tmp_path / "gateway.log"
         self.state = state_path(tmp_path / "spool", "edge-test")
 

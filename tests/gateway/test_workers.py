@@ -29,6 +29,7 @@ from tests.support.gateway import (
     eventually,
     fetch,
     metric_samples,
+    process_env,
     write_config,
 )
 from tests.support.mosquitto import Broker
@@ -147,10 +148,6 @@ def test_orphaned_spools_are_adopted(tmp_path: Path) -> None:
 # --- processes ----------------------------------------------------------------------------------
 
 
-def env(db: TestDb, tmp_path: Path) -> dict[str, str]:
-    return {**db.env, "MES_GATEWAY_SPOOL_DIR": str(tmp_path / "spool")}
-
-
 def workers_connected(gateway: GatewayProcess, device: str) -> bool:
     found = gateway.health()
     if not found:
@@ -175,7 +172,7 @@ async def test_shared_subscription_splits_messages_between_workers(
     )
     config["gateway"]["workers"] = 2
     path = write_config(tmp_path / "gw.yaml", config)
-    gateway = GatewayProcess(path, env(db, tmp_path), tmp_path / "gateway.log")
+    gateway = GatewayProcess(path, process_env(db, tmp_path), tmp_path / "gateway.log")
     load = BatchLoad(own_broker.host, own_broker.port, messages=400, values=10, rate=400,
                      client_id=f"load-share-{db.name}")  # fmt: skip
     try:
@@ -214,7 +211,7 @@ async def test_killing_a_worker_loses_nothing_acknowledged(
     config = base_config([device], batch={"max_rows": 500, "max_delay_ms": 200})
     config["gateway"]["workers"] = 2
     path = write_config(tmp_path / "gw.yaml", config)
-    gateway = GatewayProcess(path, env(db, tmp_path), tmp_path / "gateway.log")
+    gateway = GatewayProcess(path, process_env(db, tmp_path), tmp_path / "gateway.log")
     load = BatchLoad(own_broker.host, own_broker.port, messages=1500, values=10, rate=150,
                      client_id=f"load-wkill-{db.name}")  # fmt: skip
     try:
@@ -265,7 +262,7 @@ async def test_polled_devices_run_in_one_worker_each_and_stop_with_the_superviso
     config = base_config([modbus("A", 0), modbus("B", 1), modbus("C", 1)])
     config["gateway"]["workers"] = 2
     path = write_config(tmp_path / "gw.yaml", config)
-    gateway = GatewayProcess(path, env(db, tmp_path), tmp_path / "gateway.log")
+    gateway = GatewayProcess(path, process_env(db, tmp_path), tmp_path / "gateway.log")
     try:
         await asyncio.to_thread(gateway.start)
         await eventually(lambda: _count_at_least(db, 3), what="a reading of every device")

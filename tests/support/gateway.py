@@ -121,6 +121,11 @@ async def count_readings(db: TestDb, key_like: str = "%") -> int:
     return int(rows[0][0])
 
 
+def process_env(db: TestDb, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `mes gateway` process on `db` with its spool under `tmp_path`."""
+    return {**db.env, "MES_GATEWAY_SPOOL_DIR": str(tmp_path / "spool")}
+
+
 class GatewayProcess:
     """`mes gateway --config FILE` as a subprocess (for kill -9 and command-line tests)."""
 
