@@ -107,13 +107,18 @@ class OeeFacts:
         return self.good + self.scrap
 
 
-def ratio(numerator: float, denominator: float) -> float | None:
-    """numerator / denominator, None when the denominator is not positive.
+MIN_DENOMINATOR = 1e-3
+"""Times (s) and counts below this are none: planned time is a difference of float sums, and
+what such a difference leaves over (1e-10 s, say) must not become a ratio of 10^10."""
 
-    >>> ratio(1, 4), ratio(1, 0)
-    (0.25, None)
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator, None when the denominator is (next to) zero or negative.
+
+    >>> ratio(1, 4), ratio(1, 0), ratio(0.5, 3600 - 1800.0000001 - 1799.9999999)
+    (0.25, None, None)
     """
-    return numerator / denominator if denominator > 0 else None
+    return numerator / denominator if denominator >= MIN_DENOMINATOR else None
 
 
 def availability(facts: OeeFacts) -> float | None:
@@ -181,9 +186,9 @@ def undefined_reason(facts: OeeFacts) -> str | None:
     """
     if oee(facts) is not None:
         return None
-    if facts.calendar_s <= 0:
+    if facts.calendar_s < MIN_DENOMINATOR:
         return "no_planned_time"
-    if facts.no_data_s >= facts.calendar_s:
+    if facts.calendar_s - facts.no_data_s < MIN_DENOMINATOR:
         return "no_data"
     return "planned_stop"
 

@@ -88,7 +88,7 @@ def test_oee_is_fully_productive_over_planned_time(history: dict[str, object]) -
     f = facts(start=T0, end=T0 + HOUR, **history)  # type: ignore[arg-type]
     value = calc.oee(f)
     if value is None:  # undefined only without planned production time, and it says why
-        assert f.planned_s <= 0 and calc.undefined_reason(f) is not None
+        assert f.planned_s < calc.MIN_DENOMINATOR and calc.undefined_reason(f) is not None
         return
     assert calc.undefined_reason(f) is None
     assert math.isclose(value, f.ideal_good_s / f.planned_s, rel_tol=1e-9, abs_tol=1e-12)
