@@ -18,11 +18,9 @@ from tests.core.live.helpers import (
     Drive,
     LivePlant,
     live_settings,
-    make_live_plant,
     make_reason,
     series,
 )
-from tests.support.api import AsRoles
 from tests.support.databases import TestDb
 
 M = 60
@@ -32,17 +30,6 @@ MIN = timedelta(minutes=1)
 def at(text: str) -> datetime:
     """A timestamp from the API."""
     return datetime.fromisoformat(text)
-
-
-@pytest.fixture
-async def admin(as_roles: AsRoles) -> Any:
-    async with as_roles("admin") as client:
-        yield client
-
-
-@pytest.fixture
-async def plant(admin: httpx.AsyncClient, db: TestDb) -> LivePlant:
-    return await make_live_plant(admin, db)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ time has a number (a zero factor makes OEE zero); closed hours follow calendar c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,31 +14,11 @@ from fastapi import FastAPI
 
 from core.live import kpi
 from core.states.service import hour_of
-from tests.core.live.helpers import Drive, LivePlant, live_settings, make_live_plant, series
-from tests.support.api import AsRoles
-from tests.support.databases import TestDb
+from tests.core.live.helpers import Drive, LivePlant, series
 
 M = 60
 MIN = timedelta(minutes=1)
 RUNNING, DOWN, MAINTENANCE = 2, 5, 6
-
-
-@pytest.fixture
-async def admin(as_roles: AsRoles) -> AsyncIterator[httpx.AsyncClient]:
-    async with as_roles("admin") as client:
-        yield client
-
-
-@pytest.fixture
-async def plant(admin: httpx.AsyncClient, db: TestDb) -> LivePlant:
-    return await make_live_plant(admin, db)
-
-
-@pytest.fixture
-async def drive(app: FastAPI, plant: LivePlant) -> Drive:
-    d = Drive(app, plant, live_settings(live_micro_stop_s=120, live_stale_s=86400))
-    await d.start()
-    return d
 
 
 @pytest.fixture

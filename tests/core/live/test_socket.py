@@ -18,24 +18,12 @@ from core.auth.principal import Role
 from core.live.feed import EPOCH
 from tests.core.auth.conftest import auth_settings
 from tests.core.bom.helpers import make_item
-from tests.core.live.helpers import LivePlant, make_live_plant
+from tests.core.live.helpers import LivePlant
 from tests.core.live.sockets import LiveClient, serving
-from tests.support.api import AsRoles
 from tests.support.databases import TestDb
 from tests.support.keycloak import TestRealm
 
 pytestmark = pytest.mark.keycloak
-
-
-@pytest.fixture
-async def admin(as_roles: AsRoles) -> AsyncIterator[httpx.AsyncClient]:
-    async with as_roles("admin") as client:
-        yield client
-
-
-@pytest.fixture
-async def plant(admin: httpx.AsyncClient, db: TestDb) -> LivePlant:
-    return await make_live_plant(admin, db)
 
 
 @pytest.fixture

@@ -3,38 +3,17 @@ of their machines, per shift and day, per work order; bad input is refused and c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from core.states.service import hour_of
 from tests.core.bom.helpers import make_item
-from tests.core.live.helpers import Drive, LivePlant, live_settings, make_live_plant, series
+from tests.core.live.helpers import Drive, LivePlant, series
 from tests.support.api import AsRoles
-from tests.support.databases import TestDb
 
 M = 60
-
-
-@pytest.fixture
-async def admin(as_roles: AsRoles) -> AsyncIterator[httpx.AsyncClient]:
-    async with as_roles("admin") as client:
-        yield client
-
-
-@pytest.fixture
-async def plant(admin: httpx.AsyncClient, db: TestDb) -> LivePlant:
-    return await make_live_plant(admin, db)
-
-
-@pytest.fixture
-async def drive(app: FastAPI, plant: LivePlant) -> Drive:
-    d = Drive(app, plant, live_settings(live_micro_stop_s=120, live_stale_s=86400))
-    await d.start()
-    return d
 
 
 def window(base: datetime) -> dict[str, str]:
