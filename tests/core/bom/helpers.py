@@ -45,3 +45,28 @@ async def make_bom(
         assert r.status_code == 200, r.text
         bom = r.json()
     return bom
+
+
+async def make_pump(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    """PUMP <- 2 x SHAFT (10 % scrap) + 1 x HOUSING; SHAFT <- 0.5 m BAR; HOUSING <- 4 x BOLT.
+    Returns `{"items": {code: item}, "boms": {code: active BOM}}`."""
+    items = {
+        code: await make_item(client, code, type=kind, unit=unit)
+        for code, kind, unit in [
+            ("PUMP", "finished", "pcs"),
+            ("SHAFT", "semi_finished", "pcs"),
+            ("HOUSING", "semi_finished", "pcs"),
+            ("BAR", "raw", "m"),
+            ("BOLT", "raw", "pcs"),
+        ]
+    }
+    boms = {
+        "SHAFT": await make_bom(client, items["SHAFT"]["id"], [(items["BAR"]["id"], "0.5")]),
+        "HOUSING": await make_bom(client, items["HOUSING"]["id"], [(items["BOLT"]["id"], "4")]),
+        "PUMP": await make_bom(
+            client,
+            items["PUMP"]["id"],
+            [(items["SHAFT"]["id"], "2", "0.1"), (items["HOUSING"]["id"], "1")],
+        ),
+    }
+    return {"items": items, "boms": boms}

@@ -12,35 +12,13 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from core.bom import service
-from tests.core.bom.helpers import make_bom, make_item
+from tests.core.bom.helpers import make_bom, make_item, make_pump
 from tests.support.api import AsRoles
-
-
-async def _pump_structure(client: Any) -> dict[str, dict[str, Any]]:
-    """PUMP <- 2 x SHAFT (10 % scrap) + 1 x HOUSING; SHAFT <- 0.5 m BAR; HOUSING <- 4 x BOLT."""
-    items = {
-        code: await make_item(client, code, type=kind, unit=unit)
-        for code, kind, unit in [
-            ("PUMP", "finished", "pcs"),
-            ("SHAFT", "semi_finished", "pcs"),
-            ("HOUSING", "semi_finished", "pcs"),
-            ("BAR", "raw", "m"),
-            ("BOLT", "raw", "pcs"),
-        ]
-    }
-    await make_bom(client, items["SHAFT"]["id"], [(items["BAR"]["id"], "0.5")])
-    await make_bom(client, items["HOUSING"]["id"], [(items["BOLT"]["id"], "4")])
-    await make_bom(
-        client,
-        items["PUMP"]["id"],
-        [(items["SHAFT"]["id"], "2", "0.1"), (items["HOUSING"]["id"], "1")],
-    )
-    return items
 
 
 async def test_explosion_rolls_quantities_up_through_levels(as_roles: AsRoles) -> None:
     async with as_roles("planner") as client:
-        items = await _pump_structure(client)
+        items = (await make_pump(client))["items"]
         r = await client.get(
             f"/api/v1/bom/items/{items['PUMP']['id']}/explosion", params={"quantity": "10"}
         )
@@ -84,7 +62,7 @@ async def test_base_quantity_and_shared_components_are_summed(as_roles: AsRoles)
 
 async def test_where_used_walks_every_level(as_roles: AsRoles) -> None:
     async with as_roles("planner") as client:
-        items = await _pump_structure(client)
+        items = (await make_pump(client))["items"]
         tree = (await client.get(f"/api/v1/bom/items/{items['BAR']['id']}/where-used")).json()
         flat = (await client.get(f"/api/v1/bom/items/{items['BAR']['id']}/where-used/flat")).json()
         unused = (await client.get(f"/api/v1/bom/items/{items['PUMP']['id']}/where-used")).json()
@@ -248,7 +226,7 @@ async def test_bad_lines_are_422_naming_the_field_and_change_nothing(
 
 async def test_list_search_sort_and_errors(as_roles: AsRoles) -> None:
     async with as_roles("planner") as client:
-        items = await _pump_structure(client)
+        items = (await make_pump(client))["items"]
         found = (await client.get("/api/v1/bom", params={"q": "hous"})).json()
         assert [b["item_code"] for b in found["items"]] == ["HOUSING"]
         ordered = (await client.get("/api/v1/bom", params={"sort": "-item_code"})).json()

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from core.app import create_app
 from core.bom.cache import ResultCache, for_app
 from core.bom.service import today
-from tests.core.bom.helpers import make_bom, make_item
+from tests.core.bom.helpers import make_bom, make_item, make_pump
 from tests.support.api import api_client, api_settings, principal_for
 from tests.support.databases import TestDb
 
@@ -38,30 +38,6 @@ async def other_app(db: TestDb, **overrides: Any) -> AsyncIterator[FastAPI]:
 async def planner(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app, principal_for("planner", "engineer")) as client:
         yield client
-
-
-async def pump(client: httpx.AsyncClient) -> Structure:
-    """PUMP <- 2 x SHAFT + 1 x HOUSING; SHAFT <- 0.5 m BAR; HOUSING <- 4 x BOLT."""
-    items = {
-        code: await make_item(client, code, type=kind, unit=unit)
-        for code, kind, unit in [
-            ("PUMP", "finished", "pcs"),
-            ("SHAFT", "semi_finished", "pcs"),
-            ("HOUSING", "semi_finished", "pcs"),
-            ("BAR", "raw", "m"),
-            ("BOLT", "raw", "pcs"),
-        ]
-    }
-    boms = {
-        "SHAFT": await make_bom(client, items["SHAFT"]["id"], [(items["BAR"]["id"], "0.5")]),
-        "HOUSING": await make_bom(client, items["HOUSING"]["id"], [(items["BOLT"]["id"], "4")]),
-        "PUMP": await make_bom(
-            client,
-            items["PUMP"]["id"],
-            [(items["SHAFT"]["id"], "2", "0.1"), (items["HOUSING"]["id"], "1")],
-        ),
-    }
-    return {"items": items, "boms": boms}
 
 
 def requests(s: Structure, day: date) -> list[tuple[str, dict[str, str]]]:
@@ -110,7 +86,7 @@ def sql(db: TestDb, statement: str, params: dict[str, Any]) -> None:
 
 async def test_second_call_is_served_from_the_cache(app: FastAPI, db: TestDb) -> None:
     async with planner(app) as client:
-        s = await pump(client)
+        s = await make_pump(client)
         cache = for_app(app)
         first = await answers(client, s)
         assert (cache.hits, cache.misses, len(cache)) == (0, 4, 4)
@@ -181,7 +157,7 @@ Change = Callable[[httpx.AsyncClient, TestDb, Structure], Awaitable[None]]
 )
 async def test_every_kind_of_change_invalidates(app: FastAPI, db: TestDb, change: Change) -> None:
     async with planner(app) as client:
-        s = await pump(client)
+        s = await make_pump(client)
         cache = for_app(app)
         before = await answers(client, s)
         assert await answers(client, s) == before and cache.hits == 4
@@ -197,7 +173,7 @@ async def test_every_kind_of_change_invalidates(app: FastAPI, db: TestDb, change
 
 async def test_processes_see_each_others_changes(app: FastAPI, db: TestDb) -> None:
     async with other_app(db) as second, planner(app) as one, planner(second) as two:
-        s = await pump(one)
+        s = await make_pump(one)
         await answers(one, s)
         await answers(two, s)
         assert await answers(one, s) == await answers(two, s)
@@ -216,7 +192,7 @@ async def test_uncommitted_and_rolled_back_changes_keep_the_answers(
     app: FastAPI, db: TestDb
 ) -> None:
     async with planner(app) as client:
-        s = await pump(client)
+        s = await make_pump(client)
         before = await answers(client, s)
         cache = for_app(app)
         with psycopg.connect(db.conninfo) as conn:  # a writer's transaction, still open
@@ -235,7 +211,7 @@ async def test_uncommitted_and_rolled_back_changes_keep_the_answers(
 
 async def test_every_parameter_is_part_of_the_key(app: FastAPI) -> None:
     async with planner(app) as client:
-        s = await pump(client)
+        s = await make_pump(client)
         shaft = s["items"]["SHAFT"]["id"]
         later = today() + timedelta(days=10)
         await make_bom(
@@ -257,7 +233,7 @@ async def test_every_parameter_is_part_of_the_key(app: FastAPI) -> None:
 
 async def test_zero_entries_disables_the_cache(db: TestDb) -> None:
     async with other_app(db, bom_cache_entries=0) as app, planner(app) as client:
-        s = await pump(client)
+        s = await make_pump(client)
         with recursive_queries(app) as ran:
             first = await answers(client, s)
             assert await answers(client, s) == first
@@ -268,7 +244,7 @@ async def test_zero_entries_disables_the_cache(db: TestDb) -> None:
 
 async def test_cache_is_bounded_least_recently_used_first(db: TestDb) -> None:
     async with other_app(db, bom_cache_entries=2) as app, planner(app) as client:
-        s = await pump(client)
+        s = await make_pump(client)
         url = f"/api/v1/bom/items/{s['items']['PUMP']['id']}/explosion"
         for quantity in ["1", "2", "1", "3"]:  # 1 is used again, so 2 is the one evicted
             assert (await client.get(url, params={"quantity": quantity})).status_code == 200
