@@ -11,7 +11,7 @@ null while OEE is a number.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,27 +77,30 @@ def entry(
     }
 
 
+def _chain(equipment_id: int, nodes: dict[int, Equipment]) -> Iterator[Equipment]:
+    """The equipment and its ancestors, nearest first (at most 16 levels)."""
+    node = nodes.get(equipment_id)
+    for _ in range(16):
+        if node is None:
+            return
+        yield node
+        node = nodes.get(node.parent_id) if node.parent_id is not None else None
+
+
 def _own_calendar(
     equipment_id: int, anchor: int, nodes: dict[int, Equipment], assigned: set[int]
 ) -> bool:
     """True when a calendar is assigned to the equipment or between it and `anchor`."""
-    node = nodes.get(equipment_id)
-    for _ in range(16):
-        if node is None or node.id == anchor:
+    for node in _chain(equipment_id, nodes):
+        if node.id == anchor:
             return False
         if node.id in assigned:
             return True
-        node = nodes.get(node.parent_id) if node.parent_id is not None else None
     return False
 
 
 def _site_of(equipment_id: int, nodes: dict[int, Equipment]) -> Equipment | None:
-    node = nodes.get(equipment_id)
-    for _ in range(16):
-        if node is None or node.level == EquipmentLevel.SITE:
-            return node
-        node = nodes.get(node.parent_id) if node.parent_id is not None else None
-    return None
+    return next((n for n in _chain(equipment_id, nodes) if n.level == EquipmentLevel.SITE), None)
 
 
 async def compute(
