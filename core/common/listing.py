@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.common.schemas import Page
+from core.common.search import contains_pattern
 from core.errors import ValidationFailed
 
 MAX_LIMIT = 500
@@ -90,7 +91,7 @@ class ListSpec:
         """OR of ILIKE over the search columns, or None without `q`."""
         if not q:
             return None
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(q)
         return or_(*(col.ilike(pattern, escape="\\") for col in self.search))
 
 

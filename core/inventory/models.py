@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.common.search import UNMAPPED, search_text_column, search_text_index
 from core.db import Base, TimestampMixin
 from core.items.models import Item
 
@@ -171,7 +172,10 @@ class Stock(Base):
         ),
         Index("ix_stock_lot_id", "lot_id"),
         Index("ix_stock_location_id", "location_id"),
+        search_text_column(),
+        search_text_index("stock", "location_id"),
     )
+    __mapper_args__ = UNMAPPED  # search_text: kept by triggers, read by the list only
 
 
 class InventoryTransaction(Base):

@@ -12,13 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, any_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.auth.principal import Principal
 from core.common.listing import ListParams, ListSpec, paginate
 from core.common.schemas import Page
+from core.common.search import contains
 from core.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from core.inventory import locations, lots, stock
 from core.inventory.models import (
@@ -66,7 +67,7 @@ TRANSACTION_SPEC = ListSpec(
 )
 
 STOCK_SPEC = ListSpec(
-    search=[Item.code, Item.name, Lot.code],  # see _stock_search
+    search=[Item.code, Item.name, Lot.code],  # _stock_search answers from stock.search_text
     sort={
         "item_code": Item.code,
         "lot_code": Lot.code,
@@ -662,19 +663,10 @@ async def list_transactions(
 
 
 def _stock_search(q: str) -> ColumnElement[bool]:
-    """Stock whose item code or name or lot code contains `q`: the stock's item (or lot) is one
-    of the ids the trigram indexes match, each id array computed once per statement
-    (`= ANY(ARRAY(...))`), so the other filters (location, lot status) still narrow the stock
-    rows first instead of every matching stock row being collected and then filtered."""
-
-    def matching(*columns: Any) -> ColumnElement[bool]:
-        condition = ListSpec(search=columns, sort={}, default_sort="").where_search(q)
-        assert condition is not None
-        return condition
-
-    items = func.array(select(Item.id).where(matching(Item.code, Item.name)).scalar_subquery())
-    lots = func.array(select(Lot.id).where(matching(Lot.code)).scalar_subquery())
-    return or_(Stock.item_id == any_(items), Stock.lot_id == any_(lots))
+    """Stock whose item code or name or lot code contains `q`: one trigram index over the
+    stock row's search text (kept by triggers, migration 0109), led by the location, so a search
+    at one location reads only the stock rows there that match."""
+    return contains(Stock.__table__.c.search_text, q)
 
 
 async def list_stock(

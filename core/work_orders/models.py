@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.common.search import UNMAPPED, search_text_column, search_text_index
 from core.db import Base, TimestampMixin
 from core.equipment.models import Equipment
 from core.items.models import Item
@@ -167,7 +168,10 @@ class WorkOrder(TimestampMixin, Base):
             postgresql_using="gin",
             postgresql_ops={"code": "gin_trgm_ops"},
         ),
+        search_text_column(),
+        search_text_index("work_order", "status"),
     )
+    __mapper_args__ = UNMAPPED  # search_text: kept by triggers, read by the list only
 
 
 class WorkOrderOperation(TimestampMixin, Base):

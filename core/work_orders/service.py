@@ -46,7 +46,6 @@ from core.work_orders.schemas import (
 )
 
 LIST_SPEC = listing.LIST_SPEC
-escape_like = listing.escape_like
 ENTITY = "work_order"
 REPORT_ENTITY = "work_order_report"
 S = WorkOrderStatus
