@@ -7,7 +7,7 @@ concurrent edits cannot together create a cycle the check of each one alone woul
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -549,6 +549,7 @@ async def delete_line(
 # exact numeric products grow ~15 digits of scale per level (136 at level 10), which makes the
 # arithmetic, not the reading, the cost of a deep explosion.
 CARRY = 12
+ROW_BATCH = 1000  # explosion rows turned into Python rows at a time
 
 
 def _explosion_cte(*, with_item: bool) -> str:
@@ -690,15 +691,15 @@ def json_number(value: Decimal) -> int | float:
     return int(number) if number.is_integer() else number
 
 
-def _number(value: float) -> int | float:
-    """A JSON number: integral values as int (`22`, not `22.0`)."""
-    return int(value) if value.is_integer() else value
-
-
-def tree_payload(rows: Sequence[Any]) -> list[dict[str, Any]]:
+def tree_payload(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
     """Nested JSON-ready nodes (the ExplosionNode shape) from TREE_SQL rows, which come parents
-    first and children in position order. Plain dicts: ~10^4 nodes are built and serialised
-    without model overhead."""
+    first and children in position order.
+
+    Plain dicts: ~10^4 nodes are built and serialised without model overhead. A node's
+    `children` stays the empty tuple until its first child arrives, so a leaf dict holds only
+    atomic values and is never tracked by the cyclic garbage collector: the leaves (half of a
+    big tree) add nothing to the collections a big explosion would otherwise trigger.
+    """
     roots: list[dict[str, Any]] = []
     nodes: dict[str, dict[str, Any]] = {}
     for key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, qty in rows:
@@ -710,20 +711,22 @@ def tree_payload(rows: Sequence[Any]) -> list[dict[str, Any]]:
             "item_code": code,
             "item_name": name,
             "unit": unit,
-            "quantity_per": _number(per),
-            "scrap_factor": _number(scrap),
+            # JSON numbers: integral values as int (`22`, not `22.0`), inline for speed
+            "quantity_per": int(per) if per.is_integer() else per,
+            "scrap_factor": int(scrap) if scrap.is_integer() else scrap,
             "operation_seq": op,
-            "quantity": _number(qty),
+            "quantity": int(qty) if qty.is_integer() else qty,
             "has_bom": False,
-            "children": [],
+            "children": (),
         }
         nodes[key] = node
-        if parent_key:
-            parent = nodes[parent_key]
-            parent["has_bom"] = True
+        if not parent_key:
+            roots.append(node)
+        elif (parent := nodes[parent_key])["has_bom"]:
             parent["children"].append(node)
         else:
-            roots.append(node)
+            parent["has_bom"] = True
+            parent["children"] = [node]
     return roots
 
 
@@ -734,13 +737,15 @@ async def explosion_payload(
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
     result = await session.execute(TREE_SQL, {"bom_id": bom_id, "qty": quantity, "at": day})
+    # rows are read in batches, so only one batch of row objects is alive at a time
+    rows = (row for batch in result.partitions(ROW_BATCH) for row in batch)
     return {
         "item_id": item.id,
         "item_code": item.code,
         "quantity": json_number(quantity),
         "at": day.isoformat(),
         "bom_id": bom_id,
-        "nodes": tree_payload(result.all()),
+        "nodes": tree_payload(rows),
     }
 
 
