@@ -43,7 +43,7 @@ from tests.support.envfile import load_env_sh
 load_env_sh()
 
 from bench.core_http import Request, measure, plans_for, served  # noqa: E402
-from core.app import create_app  # noqa: E402 - after env.sh is loaded
+from core.app import create_app, settle_heap  # noqa: E402 - after env.sh is loaded
 from core.inventory import genealogy  # noqa: E402
 from core.inventory import service as inventory  # noqa: E402
 from core.inventory.models import InventoryTransaction  # noqa: E402
@@ -210,6 +210,7 @@ async def naive_backward(session: AsyncSession, root: int) -> int:
 
 async def run(db: TestDb, root: int, leaf: int) -> dict[str, Any]:
     app = create_app(api_settings(db, db_pool_size=CLIENTS), background=False)
+    settle_heap()  # as a serving process does once started (`mes api`)
     sessions = app.state.db.sessions
     results: dict[str, Any] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -76,8 +77,19 @@ async def _maintenance_loop(app: FastAPI, settings: ApiSettings) -> None:
         await asyncio.sleep(settings.telemetry_maintenance_interval)
 
 
+def settle_heap() -> None:
+    """Collect once, then leave every object alive after startup (modules, routes, schemas,
+    settings: ~270,000 objects) out of the cyclic garbage collector's scans. A full collection
+    otherwise walks all of them (~200 ms here, a pause in whichever request triggered it); after
+    this it walks only what requests create (~3 ms). Objects freed by reference counting are
+    still freed; only cycles among the startup objects would stay."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: ApiSettings | None = None, *, background: bool = True) -> FastAPI:
-    """Build the API. `background=False` skips periodic jobs (tests drive them directly)."""
+    """Build the API. `background=False` skips periodic jobs (tests drive them directly) and
+    leaves the collector as it is; a serving process settles its heap once started."""
     settings = settings or load_settings(ApiSettings)
 
     @asynccontextmanager
@@ -85,6 +97,8 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
         tasks = [asyncio.create_task(_maintenance_loop(app, settings))] if background else []
         try:
             async with live_runtime(app, settings, background=background):
+                if background:
+                    settle_heap()
                 yield
         finally:
             for task in tasks:
