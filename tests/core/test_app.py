@@ -118,7 +118,7 @@ async def test_cors_origins_come_from_settings(db: TestDb) -> None:
 
 
 def test_settle_heap_leaves_startup_objects_out_of_collections() -> None:
-    startup = [[] for _ in range(3)]  # containers the collector tracks
+    startup: list[list[int]] = [[] for _ in range(3)]  # containers the collector tracks
     before = gc.get_freeze_count()
     try:
         settle_heap()
