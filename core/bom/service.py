@@ -28,9 +28,7 @@ from core.bom.schemas import (
     BomLineUpdate,
     BomOut,
     BomUpdate,
-    ExplosionFlat,
     ExplosionTree,
-    FlatRequirement,
     WhereUsedFlat,
     WhereUsedNode,
     WhereUsedRow,
@@ -607,6 +605,39 @@ TREE_SQL = text(
 rows by level and, within a level, by line position (so every parent's children arrive in
 position order)."""
 
+
+def _round6_half_even(value: str) -> str:
+    """SQL rounding the exact numeric `value` to 6 decimals, ties to even as Decimal.quantize
+    rounds (PostgreSQL's round() takes ties away from zero)."""
+    return (
+        f"CASE WHEN abs({value} - trunc({value}, 6)) = 0.0000005 "
+        f"AND mod(trunc({value} * 1000000), 2) = 0 THEN trunc({value}, 6) "
+        f"ELSE round({value}, 6) END"
+    )
+
+
+FLAT_SQL = text(
+    _explosion_cte(with_item=False)
+    + f""",
+    per_item AS (
+        SELECT t.item_id, sum(t.qty) AS qty, min(t.level) AS min_level,
+               max(t.level) AS max_level, count(*) AS occurrences
+        FROM tree t GROUP BY t.item_id
+    ),
+    made AS (SELECT DISTINCT t.path[t.level] AS item_id FROM tree t WHERE t.level > 1)
+    SELECT p.item_id, i.code, i.name, i.unit, ({_round6_half_even("p.qty")})::float8,
+           p.min_level, p.max_level, p.occurrences, p.item_id IN (SELECT m.item_id FROM made m)
+    FROM per_item p JOIN item i ON i.id = p.item_id
+    ORDER BY p.min_level, i.code COLLATE "C"
+    """
+)
+"""The explosion summed per component item as JSON-ready values: the exact sum of the
+occurrences' quantities (each carried at 12 decimals) rounded to 6 decimals, the lowest and
+deepest level, the number of occurrences, and whether the item is exploded further (it is the
+parent, `path[level]`, of some deeper occurrence). By lowest level, then code in code-point
+order (as Python compares strings; codes are ASCII)."""
+
+
 WHERE_USED_SQL = text(
     f"""
     WITH RECURSIVE
@@ -757,51 +788,44 @@ async def explode(
     return ExplosionTree.model_validate(payload)
 
 
-def flatten(rows: Sequence[ExplosionRow]) -> list[FlatRequirement]:
-    """Explosion rows summed per component item, by lowest level then code."""
-    acc: dict[int, dict[str, Any]] = {}
-    made = {r.line_path[-2] for r in rows if len(r.line_path) > 1}  # lines that have children
-    made_items = {r.item_id for r in rows if r.line_id in made}
-    for r in rows:
-        entry = acc.get(r.item_id)
-        if entry is None:
-            acc[r.item_id] = {
-                "item_id": r.item_id,
-                "item_code": r.code,
-                "item_name": r.name,
-                "unit": r.unit,
-                "quantity": r.quantity,
-                "min_level": r.level,
-                "max_level": r.level,
-                "occurrences": 1,
-                "has_bom": r.item_id in made_items,
-            }
-        else:
-            entry["quantity"] += r.quantity
-            entry["min_level"] = min(entry["min_level"], r.level)
-            entry["max_level"] = max(entry["max_level"], r.level)
-            entry["occurrences"] += 1
-    ordered = sorted(acc.values(), key=lambda e: (e["min_level"], e["item_code"]))
+def flat_components(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """JSON-ready components (the FlatRequirement shape) from FLAT_SQL rows, in row order.
+
+    Quantities stay floats even when integral (`22.0`): that is how the Quantity type has
+    always encoded the flat answer through its model, and the bytes must not change.
+    """
     return [
-        FlatRequirement.model_construct(**{**e, "quantity": q6(e["quantity"])}) for e in ordered
+        {
+            "item_id": item,
+            "item_code": code,
+            "item_name": name,
+            "unit": unit,
+            "quantity": qty,
+            "min_level": min_level,
+            "max_level": max_level,
+            "occurrences": occurrences,
+            "has_bom": has_bom,
+        }
+        for item, code, name, unit, qty, min_level, max_level, occurrences, has_bom in rows
     ]
 
 
 async def explode_flat(
     *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
-) -> ExplosionFlat:
-    """Multi-level explosion summed per component item."""
+) -> dict[str, Any]:
+    """Multi-level explosion summed per component item, as JSON-ready data (the ExplosionFlat
+    shape): one query sums the occurrences per item, components come by lowest level then code."""
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
-    rows = await explosion_rows(session, bom_id=bom_id, quantity=quantity, at=day)
-    return ExplosionFlat.model_construct(
-        item_id=item.id,
-        item_code=item.code,
-        quantity=quantity,
-        at=day,
-        bom_id=bom_id,
-        components=flatten(rows),
-    )
+    result = await session.execute(FLAT_SQL, {"bom_id": bom_id, "qty": quantity, "at": day})
+    return {
+        "item_id": item.id,
+        "item_code": item.code,
+        "quantity": float(quantity),
+        "at": day.isoformat(),
+        "bom_id": bom_id,
+        "components": flat_components(result.all()),
+    }
 
 
 async def _where_used_rows(session: AsyncSession, item_id: int, at: date) -> tuple[Item, list[Any]]:

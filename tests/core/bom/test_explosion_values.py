@@ -75,3 +75,70 @@ async def test_children_follow_line_positions(as_roles: AsRoles) -> None:
     assert node["has_bom"] is True
     assert [c["item_code"] for c in node["children"]] == ["P1", "P3", "P2", "P0"]
     assert [c["has_bom"] for c in node["children"]] == [False] * 4
+
+
+async def test_flat_sums_every_occurrence_across_levels(as_roles: AsRoles) -> None:
+    """TOP <- 2 SUB1 (10 % scrap) + 3 bolt (5 %) + 1 SUB2; SUB1 (per 2) <- 3 SUB2 (2 %) + 5 bolt;
+    SUB2 (per 4) <- 7 bolt (10 %) + 0.25 l PAINT: bolt occurs at levels 1, 2, 2 and 3."""
+    async with as_roles("engineer") as client:
+        top = await make_item(client, "TOP", type="finished")
+        sub1, sub2 = [await make_item(client, c, type="semi_finished") for c in ("SUB1", "SUB2")]
+        bolt = await make_item(client, "bolt")
+        paint = await make_item(client, "PAINT", unit="l")
+        await make_bom(
+            client, sub2["id"], [(bolt["id"], "7", "0.1"), (paint["id"], "0.25")], quantity="4"
+        )
+        await make_bom(
+            client, sub1["id"], [(sub2["id"], "3", "0.02"), (bolt["id"], "5")], quantity="2"
+        )
+        await make_bom(
+            client,
+            top["id"],
+            [(sub1["id"], "2", "0.1"), (bolt["id"], "3", "0.05"), (sub2["id"], "1")],
+        )
+        r = await client.get(
+            f"/api/v1/bom/items/{top['id']}/explosion/flat",
+            params={"quantity": "10", "at": "2030-01-01"},
+        )
+    assert r.status_code == 200, r.text
+    flat = r.json()
+    assert (flat["item_code"], flat["quantity"], flat["at"]) == ("TOP", 10, "2030-01-01")
+    rows = [
+        (c["item_code"], c["quantity"], c["min_level"], c["max_level"], c["occurrences"])
+        for c in flat["components"]
+    ]
+    # by lowest level, then code in code-point order (upper case before lower case)
+    assert rows == [
+        ("SUB1", 22, 1, 1, 1),  # 10 x 2 x 1.1
+        ("SUB2", 43.66, 1, 2, 2),  # 10 x 1 + 22 / 2 x 3 x 1.02
+        # 10 x 3 x 1.05 + 22 / 2 x 5 + 10 / 4 x 7 x 1.1 + 33.66 / 4 x 7 x 1.1
+        ("bolt", 170.5455, 1, 3, 4),
+        ("PAINT", 2.72875, 2, 3, 2),  # 10 / 4 x 0.25 + 33.66 / 4 x 0.25
+    ]
+    assert {c["item_code"]: c["has_bom"] for c in flat["components"]} == {
+        "SUB1": True,
+        "SUB2": True,
+        "bolt": False,
+        "PAINT": False,
+    }
+    assert {c["item_code"]: (c["item_id"], c["item_name"], c["unit"]) for c in flat["components"]}[
+        "PAINT"
+    ] == (paint["id"], "PAINT name", "l")
+
+
+async def test_flat_totals_round_ties_to_even(as_roles: AsRoles) -> None:
+    """Totals are exact sums rounded to 6 decimals with ties to even (as Decimal.quantize does):
+    0.0000025 -> 0.000002 and 0.0000035 -> 0.000004."""
+    async with as_roles("engineer") as client:
+        kit = await make_item(client, "KIT", type="finished")
+        nut, washer = [await make_item(client, code) for code in ("NUT", "WASHER")]
+        await make_bom(client, kit["id"], [(nut["id"], "0.000005"), (washer["id"], "0.000007")])
+        flat = (
+            await client.get(
+                f"/api/v1/bom/items/{kit['id']}/explosion/flat", params={"quantity": "0.5"}
+            )
+        ).json()
+    assert [(c["item_code"], c["quantity"]) for c in flat["components"]] == [
+        ("NUT", 0.000002),
+        ("WASHER", 0.000004),
+    ]
