@@ -6,10 +6,15 @@ value in every transaction that writes `item`, `bom` or `bom_line`. A request re
 first (one primary-key lookup) and uses an entry only when the counter still has that value, so
 a change committed through any process invalidates every process's entries. The data read after
 the counter is at least as new as the counter's value, never older.
+
+Concurrent misses of one key under one generation share a single computation: the first caller
+computes, the others await its answer (or its error). A burst of readers right after a BOM
+change costs one explosion per process, not one per reader.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -51,7 +56,9 @@ class ResultCache:
         self.capacity = entries
         self.hits = 0
         self.misses = 0
+        self.shared = 0  # misses answered by another caller's computation
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._computing: dict[tuple[Hashable, int], asyncio.Future[bytes]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -85,9 +92,50 @@ class ResultCache:
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
+    async def computed(
+        self, key: Hashable, current: int, compute: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """`compute()`'s answer for `key` under generation `current`, kept; a caller arriving
+        while the same answer is being computed awaits that computation instead."""
+        flight = (key, current)
+        pending = self._computing.get(flight)
+        if pending is not None:
+            try:
+                body = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this caller was cancelled
+                # the computing caller was cancelled: compute here instead
+            else:
+                self.shared += 1
+                return body
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)
+        self._computing[flight] = future
+        try:
+            body = await compute()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as err:
+            future.set_exception(err)
+            raise
+        finally:
+            if self._computing.get(flight) is future:
+                del self._computing[flight]
+        future.set_result(body)
+        self.put(key, current, body)
+        return body
+
     def clear(self) -> None:
         """Drop every entry (counters are kept)."""
         self._entries.clear()
+
+
+def _retrieved(future: asyncio.Future[bytes]) -> None:
+    """Mark an error as seen when no other caller was waiting for it."""
+    if not future.cancelled():
+        future.exception()
 
 
 def for_app(app: FastAPI) -> ResultCache:
@@ -107,13 +155,17 @@ async def cached_json(
 ) -> bytes:
     """The JSON encoding of `compute()`'s JSON-ready result, from the cache when still valid.
 
-    Errors raised by `compute` are not cached.
+    Errors raised by `compute` are not cached; callers that were sharing the computation get
+    the same error.
     """
     if not cache.enabled:
         return orjson.dumps(await compute())
     current = await generation(session)
     body = cache.get(key, current)
-    if body is None:
-        body = orjson.dumps(await compute())
-        cache.put(key, current, body)
-    return body
+    if body is not None:
+        return body
+    return await cache.computed(key, current, lambda: _encoded(compute))
+
+
+async def _encoded(compute: Callable[[], Awaitable[Any]]) -> bytes:
+    return orjson.dumps(await compute())

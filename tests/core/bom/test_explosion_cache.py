@@ -3,6 +3,7 @@ plain SQL), across API processes, disabled with 0 entries, bounded."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
@@ -15,11 +16,13 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from core.app import create_app
+from core.bom import service
 from core.bom.cache import ResultCache, for_app
 from core.bom.service import today
 from tests.core.bom.helpers import make_bom, make_item, make_pump
 from tests.support.api import api_client, api_settings, principal_for
 from tests.support.databases import TestDb
+from tests.support.gateway import eventually
 
 Structure = dict[str, Any]
 
@@ -278,3 +281,68 @@ def test_result_cache_keeps_entries_of_one_generation() -> None:
     assert cache.get("k", 8) is None and "k" not in cache  # a stale entry is dropped
     with pytest.raises(ValueError, match="entries must be >= 0"):
         ResultCache(-1)
+
+
+async def test_concurrent_readers_after_a_change_share_one_explosion(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate, computed = asyncio.Event(), []
+    explode = service.explosion_payload
+
+    async def held(**kwargs: Any) -> dict[str, Any]:  # the first caller's computation, held
+        computed.append(kwargs["item_id"])
+        await gate.wait()
+        return await explode(**kwargs)
+
+    monkeypatch.setattr(service, "explosion_payload", held)
+    cache = for_app(app)
+    async with planner(app) as client:
+        s = await make_pump(client)
+        url, params = requests(s, today())[0]
+        readers = [asyncio.create_task(client.get(url, params=params)) for _ in range(6)]
+        await eventually(lambda: cache.misses == 6, timeout=30, what="six readers missing")
+        gate.set()
+        replies = await asyncio.gather(*readers)
+    assert [r.status_code for r in replies] == [200] * 6
+    assert len({r.content for r in replies}) == 1
+    assert computed == [s["items"]["PUMP"]["id"]]  # one computation answered all six
+    assert (cache.shared, len(cache)) == (5, 1)
+
+
+async def _computing(cache: ResultCache, compute: Callable[[], Awaitable[bytes]], n: int) -> Any:
+    tasks = [asyncio.create_task(cache.computed("k", 1, compute)) for _ in range(n)]
+    await asyncio.sleep(0)  # every task reaches its first await: one computes, the rest wait
+    return tasks
+
+
+async def test_a_shared_error_reaches_every_caller_and_is_not_kept() -> None:
+    cache, gate, calls = ResultCache(4), asyncio.Event(), []
+
+    async def failing() -> bytes:
+        calls.append(1)
+        await gate.wait()
+        raise ValueError("no such BOM")
+
+    tasks = await _computing(cache, failing, 3)
+    gate.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(o) for o in outcomes] == [ValueError] * 3 and len(calls) == 1
+    assert len(cache) == 0 and await cache.computed("k", 1, _answer) == b"answer"
+
+
+async def test_when_the_computing_caller_is_cancelled_a_waiter_computes() -> None:
+    cache, gate = ResultCache(4), asyncio.Event()
+
+    async def slow() -> bytes:
+        await gate.wait()
+        return b"late"
+
+    first, second = await _computing(cache, slow, 2)
+    first.cancel()
+    gate.set()
+    assert await second == b"late"
+    assert first.cancelled() and cache.get("k", 1) == b"late"
+
+
+async def _answer() -> bytes:
+    return b"answer"
