@@ -19,6 +19,7 @@ class ApiSettings(TelemetrySettings):
     api_port: int = Field(ge=1, le=65535)
     api_workers: int = Field(ge=1, le=64)
     db_pool_size: int = Field(ge=1, le=200)
+    db_random_page_cost: float = Field(gt=0, le=100)
     cors_origins: str
     keycloak_url: str = Field(min_length=1)
     keycloak_realm: str = Field(min_length=1)

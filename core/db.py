@@ -47,13 +47,24 @@ class TimestampMixin:
 class Database:
     """The API's engine and session factory (connections are opened lazily)."""
 
-    def __init__(self, settings: DatabaseSettings, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        settings: DatabaseSettings,
+        *,
+        pool_size: int = 10,
+        random_page_cost: float | None = None,
+    ) -> None:
+        options = (
+            {}
+            if random_page_cost is None
+            else {"options": f"-c random_page_cost={random_page_cost}"}
+        )
         self.engine: AsyncEngine = create_async_engine(
             settings.sqlalchemy_url(),
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": int(settings.db_connect_timeout)},
+            connect_args={"connect_timeout": int(settings.db_connect_timeout), **options},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

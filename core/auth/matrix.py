@@ -104,6 +104,7 @@ UNUSED_DATABASE = {
     "db_password": "",
     "db_connect_timeout": 1,
     "db_pool_size": 1,
+    "db_random_page_cost": 1,
 }
 """Stand-ins for unset database settings: the matrix is built without any connection."""
 

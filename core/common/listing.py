@@ -20,7 +20,8 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import RowMapping, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from core.common.schemas import Page
 from core.common.search import contains_pattern
@@ -120,18 +121,55 @@ async def page_of(
         total = await session.scalar(count)
         window = stmt.order_by(*order).limit(params.limit).offset(params.offset)
         return list((await session.execute(window)).mappings().all()), total or 0
-    window = (
-        stmt.add_columns(func.count().over().label(TOTAL))
-        .order_by(*order)
-        .limit(params.limit)
-        .offset(params.offset)
-    )
+    window = _searched_window(stmt, order).limit(params.limit).offset(params.offset)
     rows = (await session.execute(window)).mappings().all()
     if rows:
         total = int(rows[0][TOTAL])
     else:
         total = (await session.scalar(count) or 0) if params.offset else 0
     return [_without_total(row) for row in rows], total
+
+
+def _searched_window(stmt: Select[Any], order: Sequence[Any]) -> Select[Any]:
+    """`stmt`'s rows with the total beside each, ordered by `order`, ready for a window.
+
+    A select of plain columns gets its matching rows as a subquery planned on its own
+    (`OFFSET 0`), its sort keys and the count among its columns; the order and window are
+    applied outside. A window count must read every matching row, which PostgreSQL 15 does not
+    weigh against the LIMIT: left in one query, it may walk an index in the sort order (say,
+    items by code) through the whole table, filtering each row, instead of taking the few rows
+    the search's index finds and sorting them. Selects of ORM entities (which may carry loader
+    options bound to their joins) keep the single query.
+    """
+    count = func.count().over().label(TOTAL)
+    described = stmt.column_descriptions
+    if any(isinstance(d["expr"], type) for d in described):
+        return stmt.add_columns(count).order_by(*order)
+    keys = [_sort_key(clause) for clause in order]
+    matching = (
+        stmt.add_columns(
+            *(element.label(f"list_sort_{i}") for i, (element, _) in enumerate(keys)), count
+        )
+        .order_by(None)
+        .offset(0)
+        .subquery("matching")
+    )
+    by = [
+        matching.c[f"list_sort_{i}"].desc() if descending else matching.c[f"list_sort_{i}"].asc()
+        for i, (_, descending) in enumerate(keys)
+    ]
+    outputs = [matching.c[d["name"]] for d in described]
+    return select(*outputs, matching.c[TOTAL]).order_by(*by)
+
+
+def _sort_key(clause: Any) -> tuple[ColumnElement[Any], bool]:
+    """The expression and direction of an ORDER BY clause (`col`, `col.asc()`, `col.desc()`)."""
+    if isinstance(clause, UnaryExpression) and clause.modifier in (
+        operators.asc_op,
+        operators.desc_op,
+    ):
+        return clause.element, clause.modifier is operators.desc_op
+    return clause, False
 
 
 def _without_total(row: RowMapping) -> dict[str, Any]:
