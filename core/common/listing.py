@@ -121,7 +121,7 @@ async def page_of(
         total = await session.scalar(count)
         window = stmt.order_by(*order).limit(params.limit).offset(params.offset)
         return list((await session.execute(window)).mappings().all()), total or 0
-    window = _searched_window(stmt, order).limit(params.limit).offset(params.offset)
+    window = searched_window(stmt, order).limit(params.limit).offset(params.offset)
     rows = (await session.execute(window)).mappings().all()
     if rows:
         total = int(rows[0][TOTAL])
@@ -130,7 +130,7 @@ async def page_of(
     return [_without_total(row) for row in rows], total
 
 
-def _searched_window(stmt: Select[Any], order: Sequence[Any]) -> Select[Any]:
+def searched_window(stmt: Select[Any], order: Sequence[Any]) -> Select[Any]:
     """`stmt`'s rows with the total beside each, ordered by `order`, ready for a window.
 
     A select of plain columns gets its matching rows as a subquery planned on its own

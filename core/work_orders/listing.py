@@ -25,9 +25,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.util import ClauseAdapter
 
-from core.common.listing import ListParams, ListSpec
+from core.common.listing import TOTAL, ListParams, ListSpec, searched_window
 from core.common.schemas import Page
 from core.common.search import contains
 from core.equipment.models import Equipment
@@ -116,26 +115,19 @@ def page_statement(
     where: list[ColumnElement[bool]], params: ListParams, *, with_total: bool = False
 ) -> Select[Any]:
     """The rows of one page: the window over `work_order`, then the codes of those rows; with
-    `with_total`, each row also carries the count of all matching orders (column `total`)."""
+    `with_total`, each row also carries the count of all matching orders (column `TOTAL`)."""
     order = LIST_SPEC.order_by(params.sort)
     fields = {part.lstrip("-") for part in (params.sort or LIST_SPEC.default_sort).split(",")}
     if "id" not in fields:
         order.append(WorkOrder.id.desc())  # ties newest first, so pages never overlap
-    if with_total:  # the matching orders, planned on their own (see the module's docstring)
-        matching = select(WorkOrder.__table__).where(*where).offset(0).subquery("matching")
-        adapt = ClauseAdapter(matching).traverse
-        window = select(matching.c.id, func.count().over().label("total"))
-        if "item_code" in fields:
-            window = window.join(Item, Item.id == matching.c.item_id)
-        window_order = [adapt(clause) for clause in order]
-    else:
-        window = select(WorkOrder.id).where(*where)
-        if "item_code" in fields:
-            window = window.join(Item, Item.id == WorkOrder.item_id)
-        window_order = order
-    ids = window.order_by(*window_order).limit(params.limit).offset(params.offset).subquery("page")
+    window = select(WorkOrder.id).where(*where)
+    if "item_code" in fields:
+        window = window.join(Item, Item.id == WorkOrder.item_id)
+    # a search counts beside the ids, its matching orders planned on their own
+    window = searched_window(window, order) if with_total else window.order_by(*order)
+    ids = window.limit(params.limit).offset(params.offset).subquery("page")
     return (
-        select(*_COLUMNS, *([ids.c.total] if with_total else []))
+        select(*_COLUMNS, *([ids.c[TOTAL]] if with_total else []))
         .join(ids, ids.c.id == WorkOrder.id)
         .join(Item, Item.id == WorkOrder.item_id)
         .outerjoin(_line, _line.id == WorkOrder.line_id)
@@ -178,7 +170,7 @@ async def list_work_orders(
     rows = (await session.execute(statement)).mappings().all()
     if searched:
         if rows:
-            total = int(rows[0]["total"])
+            total = int(rows[0][TOTAL])
         elif params.offset:  # past the end: the window saw no row to carry the count
             total = await session.scalar(count)
     items = [WorkOrderOut.model_validate(row) for row in rows]
