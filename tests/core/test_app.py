@@ -7,6 +7,7 @@ import gc
 import httpx
 import psycopg
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from core.app import create_app, settle_heap
 from tests.support.api import AsRoles, api_client, api_settings
@@ -128,3 +129,13 @@ def test_settle_heap_leaves_startup_objects_out_of_collections() -> None:
         gc.unfreeze()  # the rest of the test session keeps a normal collector
     assert frozen >= before + len(startup)
     assert not {id(obj) for obj in startup} & scanned
+
+
+async def test_api_sessions_plan_with_the_configured_page_cost(db: TestDb) -> None:
+    app = create_app(api_settings(db, db_random_page_cost=1.5), background=False)
+    try:
+        async with app.state.db.sessions() as session:
+            cost = await session.scalar(text("SHOW random_page_cost"))
+    finally:
+        await app.state.db.dispose()
+    assert cost == "1.5"  # PostgreSQL's own default is 4
