@@ -45,18 +45,24 @@ async def test_one_leader_and_takeover_when_it_stops(db: TestDb) -> None:
     a = Leadership(db.conninfo, log.work("a"), retry_s=0.1)
     b = Leadership(db.conninfo, log.work("b"), retry_s=0.1)
     task_a = asyncio.create_task(a.run())
-    await until(lambda: a.is_leader, "a leads")
-    task_b = asyncio.create_task(b.run())
-    await until(lambda: b.attempts >= 5, "b keeps trying")
-    assert (a.is_leader, b.is_leader, log.started) == (True, False, ["a"])
-    task_a.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task_a
-    await until(lambda: b.is_leader, "b takes over")
-    assert log.started == ["a", "b"] and log.stopped == ["a"]
-    task_b.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task_b
+    task_b: asyncio.Task[None] | None = None
+    try:
+        await until(lambda: a.is_leader, "a leads")
+        task_b = asyncio.create_task(b.run())
+        await until(lambda: b.attempts >= 5, "b keeps trying")
+        assert (a.is_leader, b.is_leader, log.started) == (True, False, ["a"])
+        task_a.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task_a
+        # b's work starts just after it takes the lock: wait for the work, not the flag
+        await until(lambda: log.started == ["a", "b"], "b takes over")
+        assert b.is_leader and log.stopped == ["a"]
+    finally:  # a failed check must not leave a contender retrying against a dropped database
+        for task in (task_a, task_b):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     assert log.stopped == ["a", "b"]
 
 
