@@ -174,6 +174,31 @@ async def test_every_kind_of_change_invalidates(app: FastAPI, db: TestDb, change
     assert after[0] != before[0]  # the change shows in the tree
 
 
+async def test_item_writes_no_answer_shows_keep_the_answers(app: FastAPI, db: TestDb) -> None:
+    async with planner(app) as client:
+        s = await make_pump(client)
+        cache = for_app(app)
+        before = await answers(client, s)
+        shaft = s["items"]["SHAFT"]["id"]
+        r = await client.patch(
+            f"/api/v1/items/{shaft}",
+            json={"safety_stock": "40", "lead_time_days": 9, "lot_tracked": True},
+        )
+        assert r.status_code == 200, r.text
+        washer = await make_item(client, "WASHER")
+        sql(db, "UPDATE item SET active = false WHERE id = %(id)s", {"id": washer["id"]})
+        with recursive_queries(app) as ran:
+            assert await answers(client, s) == before
+        assert ran == [] and cache.hits == 4  # planning data and new items change no answer
+        sql(db, "UPDATE item SET unit = 'set' WHERE id = %(id)s", {"id": shaft})
+        with recursive_queries(app) as ran:
+            after = await answers(client, s)
+        assert len(ran) == 4 and cache.hits == 4  # a unit is part of the answers
+    assert before[0]["nodes"][0]["unit"] == "pcs"
+    assert after[0]["nodes"][0]["unit"] == "set"  # SHAFT in the tree
+    assert after[2]["nodes"][0]["unit"] == "set"  # and where BAR is used
+
+
 async def test_processes_see_each_others_changes(app: FastAPI, db: TestDb) -> None:
     async with other_app(db) as second, planner(app) as one, planner(second) as two:
         s = await make_pump(one)
