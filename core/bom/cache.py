@@ -2,10 +2,11 @@
 
 Each API process keeps its own LRU of encoded JSON answers. An entry records the value of the
 `bom_generation` counter it was computed under; triggers give the counter a new, never reused
-value in every transaction that writes `item`, `bom` or `bom_line`. A request reads the counter
-first (one primary-key lookup) and uses an entry only when the counter still has that value, so
-a change committed through any process invalidates every process's entries. The data read after
-the counter is at least as new as the counter's value, never older.
+value in every transaction that writes `bom` or `bom_line`, or an item's code, name or unit
+(the item columns an answer shows), or deletes an item. A request reads the counter first (one
+primary-key lookup) and uses an entry only when the counter still has that value, so a change
+committed through any process invalidates every process's entries. The data read after the
+counter is at least as new as the counter's value, never older.
 
 Concurrent misses of one key under one generation share a single computation: the first caller
 computes, the others await its answer (or its error). A burst of readers right after a BOM
