@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from core import health
 from core.api import api_router
 from core.auth.tokens import JwksVerifier
+from core.bom.cache import for_app, refresh_loop
 from core.config import ApiSettings
 from core.db import Database
 from core.errors import install_error_handlers
@@ -95,6 +96,10 @@ def create_app(settings: ApiSettings | None = None, *, background: bool = True) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_maintenance_loop(app, settings))] if background else []
+        cache = for_app(app)
+        if background and cache.enabled and settings.bom_cache_refresh_s > 0:
+            refresh = refresh_loop(cache, app.state.db.sessions, settings.bom_cache_refresh_s)
+            tasks.append(asyncio.create_task(refresh))
         try:
             async with live_runtime(app, settings, background=background):
                 if background:

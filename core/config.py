@@ -27,6 +27,7 @@ class ApiSettings(TelemetrySettings):
     jwt_leeway_seconds: int = Field(ge=0, le=300)
     jwks_cache_seconds: int = Field(ge=1)
     bom_cache_entries: int = Field(ge=0, le=100_000)
+    bom_cache_refresh_s: float = Field(ge=0, le=3600)
 
     @property
     def cors_origin_list(self) -> list[str]:

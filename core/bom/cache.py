@@ -11,22 +11,45 @@ counter is at least as new as the counter's value, never older.
 Concurrent misses of one key under one generation share a single computation: the first caller
 computes, the others await its answer (or its error). A burst of readers right after a BOM
 change costs one explosion per process, not one per reader.
+
+Answers are refreshed ahead of their readers: a serving process checks the generation every
+`bom_cache_refresh_s` and, once a change has been quiet for one check, recomputes the answers
+read in the last `RECENT_S` (at most `REFRESH_MAX` of them, each through the same shared
+computation a reader would join), so the first read after an engineering change is a hit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from prometheus_client import Counter
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
 
 GENERATION_SQL = text("SELECT value FROM bom_generation WHERE id = 1")
+RECENT_S = 600.0  # answers read within this many seconds are refreshed after a change
+REFRESH_MAX = 8  # answers refreshed per change, most recently read first
+
+ANSWERS = Counter(
+    "mes_bom_answers_total",
+    "Explosion and where-used answers by how they were obtained: hit (cached), computed (by the "
+    "reader), shared (another reader's computation), refreshed (recomputed ahead of readers)",
+    ["outcome"],
+)
+
+Compute = Callable[[AsyncSession], Awaitable[Any]]
+"""Computes a JSON-ready answer with the session it is given."""
 
 
 async def generation(session: AsyncSession) -> int:
@@ -39,16 +62,20 @@ async def generation(session: AsyncSession) -> int:
 
 @dataclass(slots=True)
 class Entry:
-    """An encoded answer and the generation it was computed under."""
+    """An encoded answer, the generation it was computed under, how to compute it again and when
+    it was last read (`time.monotonic()`). A stale entry keeps its place and recipe, not its
+    bytes."""
 
     generation: int
-    body: bytes
+    body: bytes | None
+    compute: Compute | None = None
+    read_at: float = 0.0
 
 
 class ResultCache:
     """A bounded LRU of encoded answers keyed by every request parameter; 0 entries disables it.
 
-    `hits` and `misses` count lookups (misses include stale entries found and dropped).
+    `hits` and `misses` count lookups (misses include stale entries found).
     """
 
     def __init__(self, entries: int) -> None:
@@ -58,6 +85,7 @@ class ResultCache:
         self.hits = 0
         self.misses = 0
         self.shared = 0  # misses answered by another caller's computation
+        self.refreshed = 0  # answers recomputed ahead of their readers
         self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
         self._computing: dict[tuple[Hashable, int], asyncio.Future[bytes]] = {}
 
@@ -73,31 +101,93 @@ class ResultCache:
         return key in self._entries
 
     def get(self, key: Hashable, current: int) -> bytes | None:
-        """The answer for `key` if it was computed under generation `current`."""
+        """The answer for `key` if it was computed under generation `current`; a read either way
+        (a stale entry drops its bytes and keeps its recipe for the refresh)."""
         entry = self._entries.get(key)
-        if entry is None or entry.generation != current:
+        if entry is not None:
+            entry.read_at = time.monotonic()
+            self._entries.move_to_end(key)
+        if entry is None or entry.generation != current or entry.body is None:
             if entry is not None:
-                del self._entries[key]
+                entry.body = None
             self.misses += 1
             return None
-        self._entries.move_to_end(key)
         self.hits += 1
+        ANSWERS.labels("hit").inc()
         return entry.body
 
-    def put(self, key: Hashable, current: int, body: bytes) -> None:
+    def fresh(self, key: Hashable, current: int) -> bool:
+        """Whether `key` holds an answer of generation `current` (not counted as a read)."""
+        entry = self._entries.get(key)
+        return entry is not None and entry.body is not None and entry.generation == current
+
+    def put(self, key: Hashable, current: int, body: bytes, compute: Compute | None = None) -> None:
         """Keep an answer computed under generation `current`, evicting the least recently used."""
         if not self.enabled:
             return
-        self._entries[key] = Entry(current, body)
-        self._entries.move_to_end(key)
+        entry = self._entries.get(key)
+        if entry is None:
+            self._entries[key] = Entry(current, body, compute, time.monotonic())
+        else:
+            entry.generation, entry.body = current, body
+            entry.compute = compute or entry.compute
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
+    def due(self, current: int, now: float | None = None) -> list[tuple[Hashable, Compute]]:
+        """Stale answers read within `RECENT_S`, the most recently read first, at most
+        `REFRESH_MAX`: what a refresh recomputes."""
+        now = time.monotonic() if now is None else now
+        out: list[tuple[Hashable, Compute]] = []
+        for key, entry in reversed(self._entries.items()):
+            if now - entry.read_at > RECENT_S or len(out) == REFRESH_MAX:
+                break  # entries are in read order: the rest were read earlier
+            if entry.compute is not None and (entry.body is None or entry.generation != current):
+                out.append((key, entry.compute))
+        return out
+
+    async def refresh(
+        self, sessions: async_sessionmaker[AsyncSession], now: float | None = None
+    ) -> int:
+        """Recompute the answers `due` under the current generation; returns how many were
+        computed here. An answer that can no longer be computed (its item or BOM is gone) is
+        dropped."""
+        async with sessions() as session:
+            due = self.due(await generation(session), now)
+        computed = 0
+        for key, compute in due:
+            async with sessions() as session:
+                current = await generation(session)
+                if key not in self._entries or self.fresh(key, current):
+                    continue  # evicted, or a reader computed it meanwhile
+                try:
+                    await self.computed(
+                        key,
+                        current,
+                        partial(_encoded, compute, session),
+                        compute,
+                        outcome="refreshed",
+                    )
+                except Exception as err:  # noqa: BLE001 - a reader gets the error itself
+                    log.info("BOM answer %r not refreshed, dropped: %s", key, err)
+                    self._entries.pop(key, None)
+                else:
+                    computed += 1
+        self.refreshed += computed
+        return computed
+
     async def computed(
-        self, key: Hashable, current: int, compute: Callable[[], Awaitable[bytes]]
+        self,
+        key: Hashable,
+        current: int,
+        compute: Callable[[], Awaitable[bytes]],
+        recipe: Compute | None = None,
+        *,
+        outcome: str = "computed",
     ) -> bytes:
-        """`compute()`'s answer for `key` under generation `current`, kept; a caller arriving
-        while the same answer is being computed awaits that computation instead."""
+        """`compute()`'s answer for `key` under generation `current`, kept (with `recipe`, how to
+        compute it again); a caller arriving while the same answer is being computed awaits that
+        computation instead."""
         flight = (key, current)
         pending = self._computing.get(flight)
         if pending is not None:
@@ -109,6 +199,7 @@ class ResultCache:
                 # the computing caller was cancelled: compute here instead
             else:
                 self.shared += 1
+                ANSWERS.labels("shared").inc()
                 return body
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieved)
@@ -125,7 +216,8 @@ class ResultCache:
             if self._computing.get(flight) is future:
                 del self._computing[flight]
         future.set_result(body)
-        self.put(key, current, body)
+        self.put(key, current, body, recipe)
+        ANSWERS.labels(outcome).inc()
         return body
 
     def clear(self) -> None:
@@ -149,24 +241,40 @@ def for_app(app: FastAPI) -> ResultCache:
 
 
 async def cached_json(
-    cache: ResultCache,
-    session: AsyncSession,
-    key: Hashable,
-    compute: Callable[[], Awaitable[Any]],
+    cache: ResultCache, session: AsyncSession, key: Hashable, compute: Compute
 ) -> bytes:
-    """The JSON encoding of `compute()`'s JSON-ready result, from the cache when still valid.
+    """The JSON encoding of `compute(session)`'s JSON-ready result, from the cache when still
+    valid.
 
     Errors raised by `compute` are not cached; callers that were sharing the computation get
     the same error.
     """
     if not cache.enabled:
-        return orjson.dumps(await compute())
+        return orjson.dumps(await compute(session))
     current = await generation(session)
     body = cache.get(key, current)
     if body is not None:
         return body
-    return await cache.computed(key, current, lambda: _encoded(compute))
+    return await cache.computed(key, current, partial(_encoded, compute, session), compute)
 
 
-async def _encoded(compute: Callable[[], Awaitable[Any]]) -> bytes:
-    return orjson.dumps(await compute())
+async def _encoded(compute: Compute, session: AsyncSession) -> bytes:
+    return orjson.dumps(await compute(session))
+
+
+async def refresh_loop(
+    cache: ResultCache, sessions: async_sessionmaker[AsyncSession], interval: float
+) -> None:
+    """Check the generation every `interval` seconds; once a change has stayed the newest for
+    one check (an edit of many lines is refreshed once), refresh the answers `due`."""
+    previous: int | None = None
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            async with sessions() as session:
+                current = await generation(session)
+            if current == previous and cache.due(current):
+                await cache.refresh(sessions)
+            previous = current
+        except Exception:
+            log.exception("BOM answer refresh failed; retrying at the next check")

@@ -69,16 +69,17 @@ async def _cached_answer(
     cache: ResultCache,
     session: AsyncSession,
     key: Hashable,
-    compute: Callable[[], Awaitable[BaseModel | dict[str, Any]]],
+    compute: Callable[[AsyncSession], Awaitable[BaseModel | dict[str, Any]]],
 ) -> Response:
     """The answer to an explosion or where-used read, from the cache while the BOMs are unchanged.
 
     Answers are encoded once (from the model's JSON-ready data) and may be served from the
-    cache: the shape is the response model's, which stays the documented contract.
+    cache: the shape is the response model's, which stays the documented contract. `compute`
+    takes the session to read with, so the cache can compute the answer again after a change.
     """
 
-    async def payload() -> dict[str, Any]:
-        answer = await compute()
+    async def payload(session: AsyncSession) -> dict[str, Any]:
+        answer = await compute(session)
         return answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
 
     return Response(await cached_json(cache, session, key, payload), media_type="application/json")
@@ -274,9 +275,7 @@ async def explode_bom(
         cache,
         session,
         ("tree", item_id, str(quantity), day),
-        lambda: service.explosion_payload(
-            session=session, item_id=item_id, quantity=quantity, at=day
-        ),
+        lambda s: service.explosion_payload(session=s, item_id=item_id, quantity=quantity, at=day),
     )
 
 
@@ -302,7 +301,7 @@ async def explode_bom_flat(
         cache,
         session,
         ("flat", item_id, str(quantity), day),
-        lambda: service.explode_flat(session=session, item_id=item_id, quantity=quantity, at=day),
+        lambda s: service.explode_flat(session=s, item_id=item_id, quantity=quantity, at=day),
     )
 
 
@@ -325,7 +324,7 @@ async def where_used(
         cache,
         session,
         ("where_used", item_id, day),
-        lambda: service.where_used(session=session, item_id=item_id, at=day),
+        lambda s: service.where_used(session=s, item_id=item_id, at=day),
     )
 
 
@@ -347,5 +346,5 @@ async def where_used_flat(
         cache,
         session,
         ("where_used_flat", item_id, day),
-        lambda: service.where_used_flat(session=session, item_id=item_id, at=day),
+        lambda s: service.where_used_flat(session=s, item_id=item_id, at=day),
     )

@@ -4,6 +4,8 @@ plain SQL), across API processes, disabled with 0 entries, bounded."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
@@ -17,7 +19,7 @@ from sqlalchemy import event
 
 from core.app import create_app
 from core.bom import service
-from core.bom.cache import ResultCache, for_app
+from core.bom.cache import RECENT_S, ResultCache, for_app, refresh_loop
 from core.bom.service import today
 from tests.core.bom.helpers import make_bom, make_item, make_pump
 from tests.support.api import api_client, api_settings, principal_for
@@ -302,8 +304,9 @@ async def test_errors_are_not_cached(app: FastAPI) -> None:
 def test_result_cache_keeps_entries_of_one_generation() -> None:
     cache = ResultCache(3)
     cache.put("k", 7, b"{}")
-    assert cache.get("k", 7) == b"{}"
-    assert cache.get("k", 8) is None and "k" not in cache  # a stale entry is dropped
+    assert cache.get("k", 7) == b"{}" and cache.fresh("k", 7)
+    assert cache.get("k", 8) is None  # stale: its bytes are dropped, its place and recipe kept
+    assert "k" in cache and not cache.fresh("k", 7) and cache.get("k", 7) is None
     with pytest.raises(ValueError, match="entries must be >= 0"):
         ResultCache(-1)
 
@@ -371,3 +374,72 @@ async def test_when_the_computing_caller_is_cancelled_a_waiter_computes() -> Non
 
 async def _answer() -> bytes:
     return b"answer"
+
+
+async def test_refresh_recomputes_the_answers_a_change_made_stale(app: FastAPI, db: TestDb) -> None:
+    cache = for_app(app)
+    async with planner(app) as client:
+        s = await make_pump(client)
+        await answers(client, s)
+        assert await cache.refresh(app.state.db.sessions) == 0  # nothing is stale
+        await _line_quantity(client, db, s)
+        assert await cache.refresh(app.state.db.sessions) == 4
+        with recursive_queries(app) as ran:
+            after = await answers(client, s)
+        assert ran == [] and cache.hits == 4 and cache.refreshed == 4  # read as refreshed
+    async with other_app(db, bom_cache_entries=0) as fresh, planner(fresh) as uncached:
+        assert await answers(uncached, s) == after  # the refreshed answers are the new ones
+    assert after[0]["nodes"][0]["children"][0]["quantity"] == 16.5  # 22 shafts x 0.75 m
+
+
+async def test_refresh_leaves_answers_not_read_recently(app: FastAPI, db: TestDb) -> None:
+    cache = for_app(app)
+    async with planner(app) as client:
+        s = await make_pump(client)
+        await answers(client, s)
+        await _line_quantity(client, db, s)
+        later = time.monotonic() + RECENT_S + 1
+        assert await cache.refresh(app.state.db.sessions, now=later) == 0
+        with recursive_queries(app) as ran:
+            await answers(client, s)
+    assert len(ran) == 4  # the readers computed them
+
+
+async def test_refresh_drops_answers_that_no_longer_exist(app: FastAPI, db: TestDb) -> None:
+    cache = for_app(app)
+    async with planner(app) as client:
+        s = await make_pump(client)
+        await answers(client, s)
+        await _top_bom_later(client, db, s)  # PUMP has no effective BOM today any more
+        assert await cache.refresh(app.state.db.sessions) == 2  # where-used of BAR
+        assert len(cache) == 2  # both PUMP explosions dropped
+        url = f"/api/v1/bom/items/{s['items']['PUMP']['id']}/explosion"
+        r = await client.get(url, params={"quantity": "10"})
+    assert r.status_code == 404 and "no BOM effective" in r.json()["error"]["message"]
+
+
+async def _top_bom_later(client: httpx.AsyncClient, db: TestDb, s: Structure) -> None:
+    sql(
+        db,
+        "UPDATE bom SET effective_from = %(later)s WHERE id = %(bom)s",
+        {"bom": s["boms"]["PUMP"]["id"], "later": today() + timedelta(days=3)},
+    )
+
+
+async def test_refresh_loop_refreshes_once_a_change_is_quiet(app: FastAPI, db: TestDb) -> None:
+    cache = for_app(app)
+    loop = asyncio.create_task(refresh_loop(cache, app.state.db.sessions, 0.05))
+    try:
+        async with planner(app) as client:
+            s = await make_pump(client)
+            before = await answers(client, s)
+            await _item_rename(client, db, s)
+            await eventually(lambda: cache.refreshed >= 4, timeout=30, what="the refresh")
+            with recursive_queries(app) as ran:
+                after = await answers(client, s)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    assert ran == [] and cache.hits == 4
+    assert after != before and after[0]["nodes"][0]["item_name"] == "Drive shaft, rev B"
