@@ -46,7 +46,7 @@ from tests.support.envfile import load_env_sh
 
 load_env_sh()
 
-from bench.core_http import Request, Served, measure, plans_for, served  # noqa: E402
+from bench.core_http import WORKERS, Request, Served, measure, plans_for, served  # noqa: E402
 from core.app import create_app, settle_heap  # noqa: E402 - after env.sh is loaded
 from core.bom import service as bom  # noqa: E402
 from core.bom.cache import for_app  # noqa: E402
@@ -459,6 +459,42 @@ async def cached_rows(
     return results
 
 
+def after_change(
+    api: Served, db: TestDb, request: tuple[str, tuple[tuple[str, str], ...]], wait_s: float
+) -> dict[str, Any]:
+    """One reader's latency for `request` `wait_s` after a BOM change, over HTTP, 9 rounds.
+
+    Each round first reads the answer on new connections until every worker has served it
+    (recently read answers are what a process refreshes), then commits a real change (the
+    scrap factor of one line of the top BOM, alternating) and reads once on a new connection.
+    """
+    url, params = request
+    headers = {"Authorization": f"Bearer {api.token()}"}
+    latencies = []
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        line = conn.execute(
+            "SELECT id FROM bom_line WHERE bom_id = 1 ORDER BY position LIMIT 1"
+        ).fetchone()
+        assert line is not None
+        for n in range(10):
+            for _ in range(4 * WORKERS):  # new connections land on any worker
+                with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
+                    assert c.get(url, params=params).status_code == 200
+            conn.execute(
+                "UPDATE bom_line SET scrap_factor = %(scrap)s WHERE id = %(line)s",
+                {"scrap": "0.02" if n % 2 else "0.01", "line": line[0]},
+            )
+            time.sleep(wait_s)
+            with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
+                start = time.perf_counter()
+                r = c.get(url, params=params)
+                elapsed = (time.perf_counter() - start) * 1000
+            assert r.status_code == 200, r.text
+            if n:  # the first round warms up
+                latencies.append(elapsed)
+    return summary(latencies)
+
+
 def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     """The deployment shape: `mes api` worker processes over HTTP, 20 clients in another
     process, closed loop and at a plant-realistic pace."""
@@ -484,8 +520,14 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     with served(db, env={"MES_BOM_CACHE_ENTRIES": "0"}) as cold:  # computed every time
         measure_all(cold, [("work_order_list_search_filter", plans_for(listing)), *bom_reads])
         entries = os.environ["MES_BOM_CACHE_ENTRIES"]
+        out["explosion_tree_1_client_after_change"] = after_change(cold, db, explosion, 0)
         with cold.variant({"MES_BOM_CACHE_ENTRIES": entries}) as cached:
             measure_all(cached, [(f"{name}_cached", plans) for name, plans in bom_reads])
+            for wait in (0, 2):  # read at once, and 2 s later (refreshed ahead by then)
+                out[f"explosion_tree_cached_1_client_{wait}s_after_change"] = after_change(
+                    cached, db, explosion, wait
+                )
+                print(wait, out[f"explosion_tree_cached_1_client_{wait}s_after_change"])
     return out
 
 
