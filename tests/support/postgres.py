@@ -78,6 +78,11 @@ class PgCluster:
                 "max_connections=300",
                 "-c",
                 "shared_buffers=256MB",
+                # a client frozen mid-authentication (a leaked task of a test whose event loop
+                # no longer runs) would otherwise hold every later DROP DATABASE ... WITH (FORCE)
+                # for the default 60 s: the drop waits for every backend to absorb a barrier
+                "-c",
+                "authentication_timeout=5s",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
