@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 GENERATION_SQL = text("SELECT value FROM bom_generation WHERE id = 1")
 RECENT_S = 600.0  # answers read within this many seconds are refreshed after a change
 REFRESH_MAX = 8  # answers refreshed per change, most recently read first
+MAX_BACKOFF_S = 5.0  # longest pause between checks while the database is unreachable
 
 ANSWERS = Counter(
     "mes_bom_answers_total",
@@ -266,15 +267,23 @@ async def refresh_loop(
     cache: ResultCache, sessions: async_sessionmaker[AsyncSession], interval: float
 ) -> None:
     """Check the generation every `interval` seconds; once a change has stayed the newest for
-    one check (an edit of many lines is refreshed once), refresh the answers `due`."""
+    one check (an edit of many lines is refreshed once), refresh the answers `due`. While the
+    database is unreachable, checks back off to `MAX_BACKOFF_S` and the failure is logged once."""
     previous: int | None = None
+    delay, failing = interval, False
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
         try:
             async with sessions() as session:
                 current = await generation(session)
             if current == previous and cache.due(current):
                 await cache.refresh(sessions)
             previous = current
-        except Exception:
-            log.exception("BOM answer refresh failed; retrying at the next check")
+        except Exception as err:  # noqa: BLE001 - logged once per outage, retried
+            if not failing:
+                log.warning("BOM answer refresh paused (retrying): %s", err)
+            delay, failing = min(max(delay, interval) * 2, MAX_BACKOFF_S), True
+        else:
+            if failing:
+                log.info("BOM answer refresh resumed")
+            delay, failing = interval, False

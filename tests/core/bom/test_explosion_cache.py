@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psycopg
@@ -443,3 +444,34 @@ async def test_refresh_loop_refreshes_once_a_change_is_quiet(app: FastAPI, db: T
             await loop
     assert ran == [] and cache.hits == 4
     assert after != before and after[0]["nodes"][0]["item_name"] == "Drive shaft, rev B"
+
+
+async def test_refresh_loop_rides_out_an_unreachable_database(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    tries: list[int] = []
+    reachable = asyncio.Event()
+
+    @asynccontextmanager
+    async def sessions() -> AsyncIterator[Any]:  # the database, down until `reachable`
+        tries.append(1)
+        if not reachable.is_set():
+            raise OSError("connection refused")
+        async with app.state.db.sessions() as session:
+            yield session
+
+    caplog.set_level(logging.INFO, logger="core.bom.cache")
+    loop = asyncio.create_task(refresh_loop(for_app(app), cast(Any, sessions), 0.001))
+    try:
+        await eventually(lambda: len(tries) >= 4, timeout=30, what="four failed checks")
+        reachable.set()
+        await eventually(
+            lambda: "BOM answer refresh resumed" in caplog.text, timeout=30, what="resuming"
+        )
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+    paused = [r for r in caplog.records if "refresh paused" in r.getMessage()]
+    assert len(paused) == 1 and "connection refused" in paused[0].getMessage()
+    assert paused[0].levelno == logging.WARNING
