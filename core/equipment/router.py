@@ -177,17 +177,24 @@ async def list_equipment_signals(
 
 @router.get(
     "/{equipment_id}/cycle-times",
-    response_model=list[CycleTimeOut],
+    response_model=Page[CycleTimeOut],
     summary="List item cycle times",
     description="Ideal cycle time of each item on this equipment (items without an entry use "
-    "the equipment's default).",
+    "the equipment's default). Search (`q` over item code and name), filter by item, sort "
+    "(by item code unless asked otherwise) and page.",
     dependencies=READ,
     responses=errors(401, 403, 404, 422),
 )
-async def list_cycle_times(session: SessionDep, equipment_id: EquipmentId) -> list[CycleTimeOut]:
+async def list_cycle_times(
+    session: SessionDep,
+    params: ListParamsDep,
+    equipment_id: EquipmentId,
+    item_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="only this item")] = None,
+) -> Page[CycleTimeOut]:
     """List item cycle times."""
-    rows = await service.list_cycle_times(session=session, equipment_id=equipment_id)
-    return [CycleTimeOut.model_validate(r) for r in rows]
+    return await service.page_cycle_times(
+        session=session, equipment_id=equipment_id, params=params, item_id=item_id
+    )
 
 
 @router.put(

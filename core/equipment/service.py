@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, column, func, select, table, text
+from sqlalchemy import Select, bindparam, column, func, select, table, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.audit import service as audit
 from core.auth.principal import Principal
-from core.common.listing import ListParams, ListSpec, paginate
+from core.common.listing import ListParams, ListSpec, apply_filters, page_of, paginate
 from core.common.schemas import Page
 from core.equipment.models import (
     PARENT_LEVELS,
@@ -21,6 +21,7 @@ from core.equipment.models import (
     EquipmentLevel,
 )
 from core.equipment.schemas import (
+    CycleTimeOut,
     CycleTimeSet,
     EquipmentCreate,
     EquipmentNode,
@@ -61,6 +62,16 @@ signal_table = table(
     column("source"),
     column("description"),
     column("active"),
+)
+CYCLE_TIME_SPEC = ListSpec(
+    search=[Item.code, Item.name],
+    sort={
+        "item_code": Item.code,
+        "item_name": Item.name,
+        "ideal_cycle_time_s": EquipmentCycleTime.ideal_cycle_time_s,
+        "updated_at": EquipmentCycleTime.updated_at,
+    },
+    default_sort="item_code",
 )
 SIGNAL_SPEC = ListSpec(
     search=[signal_table.c.key, signal_table.c.name, signal_table.c.description],
@@ -305,8 +316,43 @@ async def delete(*, session: AsyncSession, principal: Principal, equipment_id: i
 # --- cycle times -----------------------------------------------------------------------------
 
 
+async def page_cycle_times(
+    *,
+    session: AsyncSession,
+    equipment_id: int,
+    params: ListParams,
+    item_id: int | None = None,
+) -> Page[CycleTimeOut]:
+    """One page of the equipment's item cycle times (`q`: item code and name), by item code
+    unless sorted otherwise; NotFound for unknown equipment."""
+    await get(session, equipment_id)
+    stmt: Select[*tuple[Any, ...]] = (
+        select(
+            EquipmentCycleTime.equipment_id,
+            EquipmentCycleTime.item_id,
+            Item.code.label("item_code"),
+            EquipmentCycleTime.ideal_cycle_time_s,
+            EquipmentCycleTime.updated_at,
+        )
+        .join(Item, Item.id == EquipmentCycleTime.item_id)
+        .where(EquipmentCycleTime.equipment_id == equipment_id)
+    )
+    stmt = apply_filters(stmt, {EquipmentCycleTime.item_id: item_id})
+    condition = CYCLE_TIME_SPEC.where_search(params.q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    order = [*CYCLE_TIME_SPEC.order_by(params.sort), EquipmentCycleTime.item_id]
+    rows, total = await page_of(session, stmt, order, params)
+    return Page[CycleTimeOut](
+        items=[CycleTimeOut.model_validate(dict(row)) for row in rows],
+        total=total,
+        limit=params.limit,
+        offset=params.offset,
+    )
+
+
 async def list_cycle_times(*, session: AsyncSession, equipment_id: int) -> list[EquipmentCycleTime]:
-    """Item cycle times of the equipment, by item code."""
+    """Every item cycle time of the equipment, by item code (for computations)."""
     await get(session, equipment_id)
     stmt = (
         select(EquipmentCycleTime)

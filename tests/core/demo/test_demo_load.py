@@ -53,7 +53,9 @@ async def test_demo_plant_matches_the_document_and_loads_once(
             line, product, cycle = machines[machine["code"]]
             detail = (await client.get(f"/api/v1/equipment/{machine['id']}")).json()
             assert [p["code"] for p in detail["path"]][-1] == line
-            times = (await client.get(f"/api/v1/equipment/{machine['id']}/cycle-times")).json()
+            times = (await client.get(f"/api/v1/equipment/{machine['id']}/cycle-times")).json()[
+                "items"
+            ]
             assert [(t["item_code"], Decimal(str(t["ideal_cycle_time_s"]))) for t in times] == [
                 (product, cycle)
             ]

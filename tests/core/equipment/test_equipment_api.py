@@ -150,7 +150,10 @@ async def test_cycle_times_per_item_fall_back_to_the_default(
         )
         assert again.json()["ideal_cycle_time_s"] == 27.5
         listed = (await client.get(f"/api/v1/equipment/{cnc}/cycle-times")).json()
-        assert [(c["item_code"], c["ideal_cycle_time_s"]) for c in listed] == [("SHAFT", 27.5)]
+        assert listed["total"] == 1
+        assert [(c["item_code"], c["ideal_cycle_time_s"]) for c in listed["items"]] == [
+            ("SHAFT", 27.5)
+        ]
         assert (
             await client.put(
                 f"/api/v1/equipment/{cnc}/cycle-times/999999", json={"ideal_cycle_time_s": 1}
@@ -166,7 +169,46 @@ async def test_cycle_times_per_item_fall_back_to_the_default(
         assert (own, fallback) == (Decimal("27.5"), Decimal(30))
         gone = await client.delete(f"/api/v1/equipment/{cnc}/cycle-times/{shaft['id']}")
         assert gone.status_code == 204
-        assert (await client.get(f"/api/v1/equipment/{cnc}/cycle-times")).json() == []
+        empty = (await client.get(f"/api/v1/equipment/{cnc}/cycle-times")).json()
+        assert (empty["items"], empty["total"]) == ([], 0)
+
+
+async def test_cycle_times_search_filter_sort_and_page(as_roles: AsRoles) -> None:
+    async with as_roles("engineer") as client:
+        plant = await make_plant(client)
+        cnc = plant["CNC-1"]["id"]
+        url = f"/api/v1/equipment/{cnc}/cycle-times"
+        items = {}
+        for code, seconds, name in [
+            ("GEAR-B", 40, "spur gear"),
+            ("AXLE", 20, "front axle"),
+            ("GEAR-A", 30, "bevel gear"),
+        ]:
+            items[code] = await make_item(client, code, type="finished", name=name)
+            r = await client.put(f"{url}/{items[code]['id']}", json={"ideal_cycle_time_s": seconds})
+            assert r.status_code == 200, r.text
+
+        async def codes(**params: Any) -> tuple[list[str], int]:
+            r = await client.get(url, params=params)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            return [c["item_code"] for c in page["items"]], page["total"]
+
+        assert await codes() == (["AXLE", "GEAR-A", "GEAR-B"], 3)
+        assert await codes(q="gear") == (["GEAR-A", "GEAR-B"], 2)
+        assert await codes(q="axle") == (["AXLE"], 1)  # by name as well as code
+        assert await codes(q="BEVEL") == (["GEAR-A"], 1)
+        assert await codes(item_id=items["GEAR-B"]["id"]) == (["GEAR-B"], 1)
+        assert await codes(sort="ideal_cycle_time_s") == (["AXLE", "GEAR-A", "GEAR-B"], 3)
+        assert await codes(sort="-ideal_cycle_time_s") == (["GEAR-B", "GEAR-A", "AXLE"], 3)
+        assert await codes(sort="-item_code", limit=2) == (["GEAR-B", "GEAR-A"], 3)
+        assert await codes(sort="-item_code", limit=2, offset=2) == (["AXLE"], 3)
+        assert await codes(q="gear", limit=1, offset=1) == (["GEAR-B"], 2)
+        assert await codes(q="gear", offset=5) == ([], 2)
+        bad = await client.get(url, params={"sort": "colour"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert (await client.get("/api/v1/equipment/999999/cycle-times")).status_code == 404
 
 
 def _add_signals(db: TestDb, rows: list[tuple[str, str, str]]) -> None:
