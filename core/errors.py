@@ -137,8 +137,17 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", message, details)
 
 
+BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400, e.g. for non-UTF-8
+
+
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+        # an unreadable body is bad input like invalid JSON: 422 naming the body
+        reason = "the body could not be parsed; it must be UTF-8 encoded JSON"
+        return error_response(
+            422, "validation_error", f"body: {reason}", [ErrorDetail(field="body", reason=reason)]
+        )
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
         exc.status_code, "http_error"
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -26,6 +29,18 @@ LIST_SPEC = ListSpec(
     },
     default_sort="code",
 )
+FOREIGN_KEY_VIOLATION = "23503"
+USERS = {  # tables that refer to items, as a person would name them
+    "bom": "a bill of materials (as its product)",
+    "bom_line": "a bill of materials (as a component)",
+    "work_order": "work orders",
+    "lot": "lots",
+    "stock": "stock",
+    "inventory_transaction": "inventory transactions",
+    "production_plan_line": "production plans",
+    "routing": "a routing",
+    "inspection_plan": "inspection plans",
+}
 
 
 async def get(*, session: AsyncSession, item_id: int) -> Item:
@@ -110,8 +125,15 @@ async def delete(*, session: AsyncSession, principal: Principal, item_id: int) -
     """Delete an item not referenced anywhere (Conflict otherwise; deactivate it instead)."""
     item = await get(session=session, item_id=item_id)
     before = audit.snapshot(item)
-    await session.delete(item)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.delete(item)
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+            raise
+        raise Conflict(
+            f"item {item.code} is still used by {_user(exc.orig)}; deactivate it instead"
+        ) from exc
     audit.record(
         session,
         principal=principal,
@@ -121,3 +143,9 @@ async def delete(*, session: AsyncSession, principal: Principal, item_id: int) -
         before=before,
     )
     await session.commit()
+
+
+def _user(error: Any) -> str:
+    """What a foreign key violation says still refers to the item, in words."""
+    table = getattr(getattr(error, "diag", None), "table_name", None) or "other records"
+    return USERS.get(table, table.replace("_", " "))

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.core.bom.helpers import make_bom
+from tests.core.inventory.helpers import make_item, make_location, make_work_order, receive
 from tests.support.api import AsRoles
 
 BOLT = {
@@ -128,3 +130,51 @@ async def test_unknown_item_is_404(as_roles: AsRoles) -> None:
         r = await client.get("/api/v1/items/999999")
         assert r.status_code == 404
         assert (await client.get("/api/v1/items/0")).status_code == 422
+
+
+USED_BY = {
+    "bom_component": "a bill of materials (as a component)",
+    "bom_parent": "a bill of materials (as its product)",
+    "work_order": "work orders",
+    "stock": "lots",
+}
+
+
+@pytest.mark.parametrize("use", list(USED_BY))
+async def test_deleting_an_item_in_use_is_409_and_changes_nothing(
+    as_roles: AsRoles, use: str
+) -> None:
+    async with as_roles("admin") as client:
+        item = await make_item(client, "BOLT-M6")
+        other = await make_item(client, "BRACKET", lot_tracked=False)
+        if use == "bom_component":
+            await make_bom(client, other["id"], [(item["id"], "4")])
+        elif use == "bom_parent":
+            await make_bom(client, item["id"], [(other["id"], "1")])
+        elif use == "work_order":
+            await make_work_order(client, item)
+        else:
+            await receive(client, item, await make_location(client, "STORE"), 5, "L-1")
+        r = await client.delete(f"/api/v1/items/{item['id']}")
+        assert r.status_code == 409, r.text
+        error = r.json()["error"]
+        assert error["code"] == "conflict"
+        assert (
+            error["message"]
+            == f"item BOLT-M6 is still used by {USED_BY[use]}; deactivate it instead"
+        )
+        assert (await client.get(f"/api/v1/items/{item['id']}")).json() == item
+        trail = await client.get("/api/v1/audit", params={"entity": "item", "action": "delete"})
+        assert trail.json()["total"] == 0
+        expected = 409 if use.startswith("bom") else 204  # the other item is used by the BOM
+        assert (await client.delete(f"/api/v1/items/{other['id']}")).status_code == expected
+
+
+async def test_unreadable_body_is_422_naming_the_body(as_roles: AsRoles) -> None:
+    async with as_roles("planner") as client:
+        r = await client.post(
+            "/api/v1/items", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 422, r.text
+        assert [d["field"] for d in r.json()["error"]["details"]] == ["body"]
+        assert (await client.get("/api/v1/items")).json()["total"] == 0
