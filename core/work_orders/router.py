@@ -14,7 +14,7 @@ from core.common.schemas import Page
 from core.db import SessionDep
 from core.errors import errors
 from core.work_orders import flows, service
-from core.work_orders.models import WorkOrderAction, WorkOrderStatus
+from core.work_orders.models import ReportSource, WorkOrderAction, WorkOrderStatus
 from core.work_orders.schemas import (
     CompleteRequest,
     CompletionOut,
@@ -313,31 +313,63 @@ async def report_work_order_quantities(
 
 @router.get(
     "/{work_order_id}/reports",
-    response_model=list[ReportOut],
+    response_model=Page[ReportOut],
     summary="List quantity reports",
-    description="Every quantity report of the order in time order.",
+    description="The order's quantity reports in time order unless sorted otherwise. Search "
+    "(`q` over operation name, equipment code, username, scrap reason and comment), filter by "
+    "operation, equipment and source, sort and page.",
     dependencies=READ,
     responses=errors(401, 403, 404, 422),
 )
 async def list_work_order_reports(
-    session: SessionDep, work_order_id: WorkOrderId
-) -> list[ReportOut]:
+    session: SessionDep,
+    params: ListParamsDep,
+    work_order_id: WorkOrderId,
+    operation_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="reports of this operation")
+    ] = None,
+    equipment_id: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="reports from this equipment")
+    ] = None,
+    source: Annotated[ReportSource | None, Query(description="manual or auto")] = None,
+) -> Page[ReportOut]:
     """List quantity reports."""
-    rows = await service.list_reports(session=session, work_order_id=work_order_id)
-    return [ReportOut.model_validate(r) for r in rows]
+    return await service.list_reports(
+        session=session,
+        work_order_id=work_order_id,
+        params=params,
+        operation_id=operation_id,
+        equipment_id=equipment_id,
+        source=source,
+    )
 
 
 @router.get(
     "/{work_order_id}/transitions",
-    response_model=list[TransitionOut],
+    response_model=Page[TransitionOut],
     summary="List state transitions",
-    description="Every state change of the order: from, to, when and by whom, oldest first.",
+    description="The order's state changes: from, to, when and by whom, oldest first unless "
+    "sorted otherwise. Search (`q` over the statuses, username and comment), filter by the "
+    "status left or entered, sort and page.",
     dependencies=READ,
     responses=errors(401, 403, 404, 422),
 )
 async def list_work_order_transitions(
-    session: SessionDep, work_order_id: WorkOrderId
-) -> list[TransitionOut]:
+    session: SessionDep,
+    params: ListParamsDep,
+    work_order_id: WorkOrderId,
+    from_status: Annotated[
+        WorkOrderStatus | None, Query(description="changes out of this status")
+    ] = None,
+    to_status: Annotated[
+        WorkOrderStatus | None, Query(description="changes into this status")
+    ] = None,
+) -> Page[TransitionOut]:
     """List state transitions."""
-    rows = await service.list_transitions(session=session, work_order_id=work_order_id)
-    return [TransitionOut.model_validate(r) for r in rows]
+    return await service.list_transitions(
+        session=session,
+        work_order_id=work_order_id,
+        params=params,
+        from_status=from_status,
+        to_status=to_status,
+    )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, text
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
@@ -19,6 +20,8 @@ from sqlalchemy.orm import contains_eager, selectinload
 from core.audit import service as audit
 from core.auth.principal import Principal
 from core.calendar.service import EARLIEST
+from core.common.listing import ListParams, ListSpec, apply_filters, page_of
+from core.common.schemas import Page
 from core.equipment import service as equipment_service
 from core.equipment.models import Equipment, EquipmentLevel, EquipmentStatus
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
@@ -31,6 +34,7 @@ from core.work_orders.models import (
     OPEN_STATUSES,
     REPORTABLE_STATUSES,
     OperationStatus,
+    ReportSource,
     WorkOrder,
     WorkOrderAction,
     WorkOrderOperation,
@@ -41,6 +45,8 @@ from core.work_orders.models import (
 from core.work_orders.schemas import (
     DispatchRequest,
     ReportCreate,
+    ReportOut,
+    TransitionOut,
     WorkOrderCreate,
     WorkOrderUpdate,
 )
@@ -52,6 +58,7 @@ S = WorkOrderStatus
 EDITABLE = frozenset({S.PLANNED, S.RELEASED})
 DISPATCHABLE = OPEN_STATUSES
 FUTURE_TOLERANCE = timedelta(minutes=5)
+M = TypeVar("M", bound=BaseModel)
 
 
 def now() -> datetime:
@@ -104,28 +111,124 @@ list_work_orders = listing.list_work_orders
 """Work orders matching search and filters (see core.work_orders.listing)."""
 
 
+REPORT_SPEC = ListSpec(
+    search=[
+        WorkOrderOperation.name,
+        Equipment.code,
+        WorkOrderReport.username,
+        WorkOrderReport.scrap_reason,
+        WorkOrderReport.comment,
+    ],
+    sort={
+        "id": WorkOrderReport.id,
+        "reported_at": WorkOrderReport.reported_at,
+        "good_quantity": WorkOrderReport.good_quantity,
+        "scrap_quantity": WorkOrderReport.scrap_quantity,
+        "source": WorkOrderReport.source,
+        "username": WorkOrderReport.username,
+    },
+    default_sort="reported_at,id",
+)
+TRANSITION_SPEC = ListSpec(
+    search=[
+        WorkOrderTransition.from_status,
+        WorkOrderTransition.to_status,
+        WorkOrderTransition.username,
+        WorkOrderTransition.comment,
+    ],
+    sort={
+        "id": WorkOrderTransition.id,
+        "at": WorkOrderTransition.at,
+        "from_status": WorkOrderTransition.from_status,
+        "to_status": WorkOrderTransition.to_status,
+        "username": WorkOrderTransition.username,
+    },
+    default_sort="id",
+)
+
+
+async def _page(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    spec: ListSpec,
+    params: ListParams,
+    *,
+    schema: type[M],
+    tiebreak: Any,
+) -> Page[M]:
+    """One page of `stmt` (labelled columns of `schema`, filtered): searched, sorted (then
+    `tiebreak`, so pages are stable), windowed and counted."""
+    condition = spec.where_search(params.q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    order = [*spec.order_by(params.sort), tiebreak]
+    rows, total = await page_of(session, stmt, order, params)
+    return Page[schema](  # type: ignore[valid-type]
+        items=[schema.model_validate(dict(row)) for row in rows],
+        total=total,
+        limit=params.limit,
+        offset=params.offset,
+    )
+
+
 async def list_transitions(
-    *, session: AsyncSession, work_order_id: int
-) -> list[WorkOrderTransition]:
-    """State changes of the order, oldest first."""
+    *,
+    session: AsyncSession,
+    work_order_id: int,
+    params: ListParams,
+    from_status: WorkOrderStatus | None = None,
+    to_status: WorkOrderStatus | None = None,
+) -> Page[TransitionOut]:
+    """State changes of the order (`q`: statuses, username and comment), oldest first unless
+    sorted otherwise; NotFound for an unknown order."""
     await get(session, work_order_id)
-    stmt = (
-        select(WorkOrderTransition)
-        .where(WorkOrderTransition.work_order_id == work_order_id)
-        .order_by(WorkOrderTransition.id)
+    stmt = select(*WorkOrderTransition.__table__.c).where(
+        WorkOrderTransition.work_order_id == work_order_id
     )
-    return list(await session.scalars(stmt))
+    stmt = apply_filters(
+        stmt,
+        {WorkOrderTransition.from_status: from_status, WorkOrderTransition.to_status: to_status},
+    )
+    return await _page(
+        session,
+        stmt,
+        TRANSITION_SPEC,
+        params,
+        schema=TransitionOut,
+        tiebreak=WorkOrderTransition.id,
+    )
 
 
-async def list_reports(*, session: AsyncSession, work_order_id: int) -> list[WorkOrderReport]:
-    """Quantity reports of the order, oldest first."""
+async def list_reports(
+    *,
+    session: AsyncSession,
+    work_order_id: int,
+    params: ListParams,
+    operation_id: int | None = None,
+    equipment_id: int | None = None,
+    source: ReportSource | None = None,
+) -> Page[ReportOut]:
+    """Quantity reports of the order (`q`: operation name, equipment code, username, scrap
+    reason and comment), oldest first unless sorted otherwise; NotFound for an unknown order."""
     await get(session, work_order_id)
-    stmt = (
-        select(WorkOrderReport)
-        .where(WorkOrderReport.work_order_id == work_order_id)
-        .order_by(WorkOrderReport.reported_at, WorkOrderReport.id)
+    stmt = select(*WorkOrderReport.__table__.c).where(
+        WorkOrderReport.work_order_id == work_order_id
     )
-    return list(await session.scalars(stmt))
+    if params.q:  # the operation and equipment are joined only to be searched
+        stmt = stmt.outerjoin(
+            WorkOrderOperation, WorkOrderOperation.id == WorkOrderReport.operation_id
+        ).outerjoin(Equipment, Equipment.id == WorkOrderReport.equipment_id)
+    stmt = apply_filters(
+        stmt,
+        {
+            WorkOrderReport.operation_id: operation_id,
+            WorkOrderReport.equipment_id: equipment_id,
+            WorkOrderReport.source: source,
+        },
+    )
+    return await _page(
+        session, stmt, REPORT_SPEC, params, schema=ReportOut, tiebreak=WorkOrderReport.id
+    )
 
 
 # --- creating --------------------------------------------------------------------------------

@@ -357,8 +357,12 @@ async def test_the_live_mes_on_the_simulated_demo_plant(
         robot_op = next(op for op in detail["operations"] if op["equipment_code"] == "ROBOT-202")
         manual = sum(
             r["good_quantity"]
-            for r in get(f"/api/v1/work-orders/{order['id']}/reports")
-            if r["source"] == "manual" and r["operation_id"] == robot_op["id"]
+            for r in get(
+                f"/api/v1/work-orders/{order['id']}/reports",
+                source="manual",
+                operation_id=robot_op["id"],
+                limit=500,
+            )["items"]
         )
         assert robot_op["good_quantity"] >= manual + reported
         update = await client.until("update", "work-orders", within=60)

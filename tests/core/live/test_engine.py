@@ -249,14 +249,14 @@ async def test_counters_report_work_order_quantities(
     await drive.settle()
     r = await admin.get(f"/api/v1/work-orders/{order['id']}")
     assert (r.json()["good_quantity"], r.json()["scrap_quantity"]) == (25, 1)
-    reports = (await admin.get(f"/api/v1/work-orders/{order['id']}/reports")).json()
+    reports = (await admin.get(f"/api/v1/work-orders/{order['id']}/reports")).json()["items"]
     assert {x["source"] for x in reports} == {"auto"}
     assert sum(x["good_quantity"] for x in reports) == 25
 
     await drive.settle()  # nothing new counted: nothing new reported
-    assert len((await admin.get(f"/api/v1/work-orders/{order['id']}/reports")).json()) == len(
-        reports
-    )
+    assert len(
+        (await admin.get(f"/api/v1/work-orders/{order['id']}/reports")).json()["items"]
+    ) == len(reports)
 
     r = await admin.get(f"/api/v1/production/work-orders/{order['id']}/counts")
     assert [(c["equipment_code"], c["counted_good"], c["pending_good"]) for c in r.json()] == [

@@ -35,7 +35,9 @@ async def _state(client: httpx.AsyncClient, shop: Shop, order: dict[str, Any]) -
     """Everything a completion could touch."""
     return {
         "order": (await client.get(f"/api/v1/work-orders/{order['id']}")).json(),
-        "transitions": (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json(),
+        "transitions": (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()[
+            "items"
+        ],
         "bar": await _stock(client, shop.bar),
         "coolant": await _stock(client, shop.coolant),
         "shaft_lots": (
@@ -60,7 +62,9 @@ async def test_completion_receives_backflushes_and_links_lots(as_roles: AsRoles)
         coolant_left = await _stock(client, shop.coolant)
         shafts = await _stock(client, shop.shaft)
         trace = (await client.get(f"/api/v1/inventory/lots/{done['lot_id']}/trace/backward")).json()
-        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()
+        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()[
+            "items"
+        ]
         again = await client.post(
             f"/api/v1/work-orders/{order['id']}/complete", json={"location_id": shop.store["id"]}
         )

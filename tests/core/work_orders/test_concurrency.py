@@ -38,7 +38,11 @@ async def test_parallel_starts_let_exactly_one_through(as_roles: AsRoles) -> Non
         await act(client, order, "release")
         url = f"/api/v1/work-orders/{order['id']}/start"
         codes = await asyncio.gather(*[_post(client, url) for _ in range(PARALLEL)])
-        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()
+        transitions = (
+            await client.get(
+                f"/api/v1/work-orders/{order['id']}/transitions", params={"limit": 500}
+            )
+        ).json()["items"]
         final = (await client.get(f"/api/v1/work-orders/{order['id']}")).json()
     assert sorted(codes) == [200] + [409] * (PARALLEL - 1)
     assert [t["to_status"] for t in transitions].count("in_progress") == 1
@@ -56,7 +60,9 @@ async def test_pause_resume_storm_keeps_a_valid_chain(as_roles: AsRoles) -> None
             _post(client, f"{base}/{'pause' if i % 2 == 0 else 'resume'}") for i in range(PARALLEL)
         ] + [_post(client, f"{base}/cancel") for _ in range(4)]
         codes = await asyncio.gather(*calls)
-        transitions = (await client.get(f"{base}/transitions")).json()
+        transitions = (await client.get(f"{base}/transitions", params={"limit": 500})).json()[
+            "items"
+        ]
         final = (await client.get(base)).json()
     assert set(codes) <= {200, 409}
     assert codes.count(200) == len(transitions) - 3  # planned, released, in_progress came first
@@ -83,7 +89,9 @@ async def test_parallel_completions_post_stock_once(as_roles: AsRoles) -> None:
             *[_post(client, f"{base}/resume") for _ in range(5)],
         )
         final = (await client.get(base)).json()
-        transitions = (await client.get(f"{base}/transitions")).json()
+        transitions = (await client.get(f"{base}/transitions", params={"limit": 500})).json()[
+            "items"
+        ]
         bar = (await client.get(f"/api/v1/inventory/items/{shop.bar['id']}/on-hand")).json()
     assert set(codes) <= {200, 409}
     assert final["status"] in {"completed", "cancelled", "in_progress"}

@@ -16,7 +16,9 @@ async def test_created_order_copies_the_routing(as_roles: AsRoles) -> None:
     async with as_roles("admin") as client:
         shop = await make_shop(client)
         order = await make_order(client, shop, due_date="2026-12-04")
-        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()
+        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()[
+            "items"
+        ]
     assert order["code"].startswith("WO-") and order["status"] == "planned"
     assert (order["item_code"], order["line_code"], order["quantity"]) == ("SHAFT", "L1", 20)
     ops = [
@@ -48,8 +50,10 @@ async def test_lifecycle_with_reports_is_timestamped_per_user(as_roles: AsRoles)
         assert paused.json()["status"] == "paused"
         await act(operator, order, "resume")
         current = (await operator.get(f"/api/v1/work-orders/{order['id']}")).json()
-        reports = (await operator.get(f"/api/v1/work-orders/{order['id']}/reports")).json()
-        transitions = (await operator.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()
+        reports = (await operator.get(f"/api/v1/work-orders/{order['id']}/reports")).json()["items"]
+        transitions = (await operator.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()[
+            "items"
+        ]
     assert (current["good_quantity"], current["scrap_quantity"]) == (10, 4)
     op_totals = [
         (o["good_quantity"], o["scrap_quantity"], o["status"]) for o in current["operations"]
@@ -94,7 +98,9 @@ async def test_invalid_transitions_are_409_and_change_nothing(
         body = {"location_id": shop.store["id"]} if action == "complete" else None
         r = await client.post(f"/api/v1/work-orders/{order['id']}/{action}", json=body)
         after = (await client.get(f"/api/v1/work-orders/{order['id']}")).json()
-        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()
+        transitions = (await client.get(f"/api/v1/work-orders/{order['id']}/transitions")).json()[
+            "items"
+        ]
     assert r.status_code == 409, r.text
     assert r.json()["error"]["code"] == "invalid_transition"
     assert f"cannot {action}" in r.json()["error"]["message"]
@@ -158,7 +164,7 @@ async def test_report_validation(as_roles: AsRoles) -> None:
             r = await client.post(url, json=body)
             assert r.status_code == 422, (body, r.text)
             assert field in [d["field"] for d in r.json()["error"]["details"]], (body, r.text)
-        assert (await client.get(url)).json() == []
+        assert (await client.get(url)).json()["total"] == 0
         done = await client.get(f"/api/v1/work-orders/{order['id']}")
         assert done.json()["good_quantity"] == 0
 
@@ -243,4 +249,102 @@ async def test_list_search_filters_and_sort(as_roles: AsRoles) -> None:
         ).status_code == 422
         assert (await client.get("/api/v1/work-orders/999999")).status_code == 404
         missing = await client.post("/api/v1/work-orders/999999/start")
+        assert missing.status_code == 404
+
+
+async def test_reports_search_filter_sort_and_page(as_roles: AsRoles) -> None:
+    async with as_roles("admin") as client:
+        shop = await make_shop(client)
+        order = await make_order(client, shop)
+        op10, op20 = (o["id"] for o in order["operations"])
+        cnc, mill = shop.plant["CNC-1"]["id"], shop.plant["MILL-1"]["id"]
+        await act(client, order, "release")
+        await act(client, order, "start")
+        url = f"/api/v1/work-orders/{order['id']}/reports"
+        now = datetime.now(UTC)
+        ids = {}
+        for name, minutes_ago, body in [
+            ("a", 30, {"operation_id": op10, "good_quantity": 5, "equipment_id": cnc}),
+            (
+                "b",
+                50,
+                {
+                    "operation_id": op20,
+                    "good_quantity": 3,
+                    "scrap_quantity": 2,
+                    "scrap_reason": "chatter marks",
+                    "equipment_id": mill,
+                },
+            ),
+            ("c", 10, {"operation_id": op10, "good_quantity": 7, "comment": "after the chatter"}),
+        ]:
+            at = (now - timedelta(minutes=minutes_ago)).isoformat()
+            r = await client.post(url, json={**body, "reported_at": at})
+            assert r.status_code == 201, r.text
+            ids[r.json()["id"]] = name
+
+        async def names(**params: Any) -> tuple[list[str], int]:
+            r = await client.get(url, params=params)
+            assert r.status_code == 200, r.text
+            return [ids[x["id"]] for x in r.json()["items"]], r.json()["total"]
+
+        assert await names() == (["b", "a", "c"], 3)  # in time order, as before
+        assert await names(q="chatter") == (["b", "c"], 2)  # scrap reason, comment
+        assert await names(q="mill") == (["b"], 1)  # operation name and equipment code
+        assert await names(q="cnc-1") == (["a"], 1)  # c has no equipment
+        assert await names(q="admin") == (["b", "a", "c"], 3)  # username
+        assert await names(operation_id=op10) == (["a", "c"], 2)
+        assert await names(equipment_id=mill) == (["b"], 1)
+        assert await names(source="auto") == ([], 0)
+        assert await names(sort="good_quantity") == (["b", "a", "c"], 3)
+        assert await names(sort="-good_quantity") == (["c", "a", "b"], 3)
+        assert await names(sort="-reported_at", limit=2) == (["c", "a"], 3)
+        assert await names(sort="-reported_at", limit=2, offset=2) == (["b"], 3)
+        assert await names(q="chatter", limit=1, offset=1) == (["c"], 2)
+        bad = await client.get(url, params={"sort": "weight"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert (await client.get(url, params={"source": "robot"})).status_code == 422
+        missing = await client.get("/api/v1/work-orders/999999/reports")
+        assert missing.status_code == 404
+
+
+async def test_transitions_search_filter_sort_and_page(as_roles: AsRoles) -> None:
+    async with as_roles("admin") as admin, as_roles("operator", username="olivia") as operator:
+        shop = await make_shop(admin)
+        order = await make_order(admin, shop)
+        await act(admin, order, "release")
+        await act(operator, order, "start")
+        r = await operator.post(
+            f"/api/v1/work-orders/{order['id']}/pause", json={"comment": "tool change"}
+        )
+        assert r.status_code == 200, r.text
+        await act(operator, order, "resume")
+        url = f"/api/v1/work-orders/{order['id']}/transitions"
+
+        async def steps(**params: Any) -> tuple[list[str], int]:
+            r = await admin.get(url, params=params)
+            assert r.status_code == 200, r.text
+            return [t["to_status"] for t in r.json()["items"]], r.json()["total"]
+
+        everything = ["planned", "released", "in_progress", "paused", "in_progress"]
+        assert await steps() == (everything, 5)  # oldest first, as before
+        assert await steps(q="olivia") == (["in_progress", "paused", "in_progress"], 3)
+        assert await steps(q="TOOL") == (["paused"], 1)  # comment
+        assert await steps(q="paus") == (["paused", "in_progress"], 2)  # from or to status
+        assert await steps(to_status="in_progress") == (["in_progress", "in_progress"], 2)
+        assert await steps(from_status="released") == (["in_progress"], 1)
+        assert await steps(sort="-id") == (everything[::-1], 5)
+        assert await steps(sort="to_status,id") == (
+            ["in_progress", "in_progress", "paused", "planned", "released"],
+            5,
+        )
+        assert await steps(sort="-at", limit=2) == (["in_progress", "paused"], 5)
+        assert await steps(limit=2, offset=4) == (["in_progress"], 5)
+        assert await steps(q="olivia", limit=1, offset=1) == (["paused"], 3)
+        bad = await admin.get(url, params={"sort": "colour"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert (await admin.get(url, params={"to_status": "lost"})).status_code == 422
+        missing = await admin.get("/api/v1/work-orders/999999/transitions")
         assert missing.status_code == 404
