@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from core.common.schemas import Code, Name, OrmModel, PatchModel, Quantity
 from core.inventory.models import LocationType, LotOrigin, LotStatus, TransactionType
@@ -23,7 +24,7 @@ Reference = Annotated[str, Field(min_length=1, max_length=100, examples=["PO-202
 class LocationBase(BaseModel):
     """Fields shared by create and read."""
 
-    name: Name = Field(examples=["Main warehouse"])
+    name: Name = Field(examples=["Main store"])
     type: LocationType = Field(examples=[LocationType.WAREHOUSE])
     parent_id: Id | None = Field(default=None, description="enclosing location")
     active: bool = True
@@ -36,11 +37,11 @@ class LocationCreate(LocationBase):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"code": "WH-01", "name": "Main warehouse", "type": "warehouse"}]
+            "examples": [{"code": "STORE", "name": "Main store", "type": "warehouse"}]
         },
     )
 
-    code: Code = Field(examples=["WH-01"])
+    code: Code = Field(examples=["STORE"])
 
 
 class LocationUpdate(PatchModel):
@@ -58,6 +59,24 @@ class LocationUpdate(PatchModel):
 
 class LocationOut(LocationBase, OrmModel):
     """A location as stored."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 2,
+                    "code": "LINE-1-SIDE",
+                    "name": "Line 1 line-side rack",
+                    "type": "line_side",
+                    "parent_id": None,
+                    "active": True,
+                    "description": "bar stock and shafts next to the lathes",
+                    "created_at": "2026-11-02T08:00:00Z",
+                    "updated_at": "2026-11-02T08:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: int
     code: str
@@ -77,8 +96,8 @@ class LotOut(OrmModel):
                 {
                     "id": 7,
                     "item_id": 3,
-                    "item_code": "STEEL-BAR-20",
-                    "code": "H2611-0042",
+                    "item_code": "BAR-C45",
+                    "code": "L-2026-0412",
                     "status": "released",
                     "origin": "receipt",
                     "received_quantity": 500,
@@ -139,7 +158,7 @@ class ReceiptCreate(BaseModel):
                     "item_id": 3,
                     "quantity": 500,
                     "to_location_id": 1,
-                    "lot_code": "H2611-0042",
+                    "lot_code": "L-2026-0412",
                     "supplier_lot": "MILL-88213",
                     "reference": "PO-2026-0042",
                 }
@@ -151,7 +170,7 @@ class ReceiptCreate(BaseModel):
     quantity: Quantity = Field(gt=0, examples=[500])
     to_location_id: Id
     lot_id: Id | None = None
-    lot_code: Code | None = Field(default=None, examples=["H2611-0042"])
+    lot_code: Code | None = Field(default=None, examples=["L-2026-0412"])
     lot_status: LotStatus = Field(
         default=LotStatus.RELEASED, description="status of a lot created by this receipt"
     )
@@ -260,6 +279,28 @@ class AdjustmentCreate(BaseModel):
 class TransactionOut(OrmModel):
     """One movement in the ledger."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 118,
+                    "type": "transfer",
+                    "item_id": 3,
+                    "lot_id": 7,
+                    "from_location_id": 1,
+                    "to_location_id": 2,
+                    "quantity": 100,
+                    "work_order_id": None,
+                    "user_id": "6f1c0d2e-4b7a-4f0e-9c1d-2a5e8b3f7d10",
+                    "username": "storekeeper",
+                    "ts": "2026-11-30T14:05:00Z",
+                    "reason": None,
+                    "reference": "WO-2026-0012",
+                }
+            ]
+        }
+    )
+
     id: int
     type: TransactionType
     item_id: int
@@ -283,6 +324,24 @@ class TransactionOut(OrmModel):
 class StockOut(OrmModel):
     """On-hand of one item (and lot) at one location."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": 3,
+                    "item_code": "BAR-C45",
+                    "lot_id": 7,
+                    "lot_code": "L-2026-0412",
+                    "lot_status": "released",
+                    "location_id": 2,
+                    "location_code": "LINE-1-SIDE",
+                    "quantity": 80,
+                    "updated_at": "2026-12-01T09:00:00Z",
+                }
+            ]
+        }
+    )
+
     item_id: int
     item_code: str
     lot_id: int | None
@@ -297,6 +356,15 @@ class StockOut(OrmModel):
 class OnHandPart(BaseModel):
     """A share of an item's on-hand."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": 1, "code": "STORE", "quantity": 240},
+                {"id": None, "code": None, "quantity": 0},
+            ]
+        }
+    )
+
     id: int | None = Field(description="location or lot id (null: stock without a lot)")
     code: str | None
     quantity: Quantity
@@ -305,6 +373,28 @@ class OnHandPart(BaseModel):
 class ItemOnHand(BaseModel):
     """An item's stock: total, usable (released, unexpired lots and stock without lots), and
     the split by location and by lot."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": 3,
+                    "item_code": "BAR-C45",
+                    "unit": "m",
+                    "total": 380,
+                    "usable": 320,
+                    "by_location": [
+                        {"id": 1, "code": "STORE", "quantity": 300},
+                        {"id": 2, "code": "LINE-1-SIDE", "quantity": 80},
+                    ],
+                    "by_lot": [
+                        {"id": 7, "code": "L-2026-0412", "quantity": 320},
+                        {"id": 8, "code": "L-2026-0413", "quantity": 60},
+                    ],
+                }
+            ]
+        }
+    )
 
     item_id: int
     item_code: str
@@ -318,8 +408,31 @@ class ItemOnHand(BaseModel):
 # --- genealogy -----------------------------------------------------------------------------
 
 
+# examples: bar lot L-2026-0412 (BAR-C45) went into shaft lot L-2026-0415 (SHAFT-20)
+_TRACE_NODE: JsonDict = {
+    "lot_id": 7,
+    "lot_code": "L-2026-0412",
+    "item_id": 3,
+    "item_code": "BAR-C45",
+    "quantity": 16,
+    "level": 1,
+    "children": [],
+}
+_TRACE_LOT: JsonDict = {
+    "lot_id": 7,
+    "lot_code": "L-2026-0412",
+    "item_id": 3,
+    "item_code": "BAR-C45",
+    "status": "released",
+    "level": 1,
+    "on_hand": 320,
+}
+
+
 class TraceNode(BaseModel):
     """A lot in a genealogy tree and what it is linked to at the next level."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_TRACE_NODE]})
 
     lot_id: int
     lot_code: str
@@ -336,6 +449,8 @@ class TraceNode(BaseModel):
 class TraceLot(BaseModel):
     """A lot reached by a trace (listed once, at its nearest level)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_TRACE_LOT]})
+
     lot_id: int
     lot_code: str
     item_id: int
@@ -347,6 +462,23 @@ class TraceLot(BaseModel):
 
 class Trace(BaseModel):
     """Genealogy of one lot: backward (what went into it) or forward (where it went)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lot_id": 9,
+                    "lot_code": "L-2026-0415",
+                    "item_id": 2,
+                    "item_code": "SHAFT-20",
+                    "direction": "backward",
+                    "tree": [_TRACE_NODE],
+                    "lots": [_TRACE_LOT],
+                    "truncated": False,
+                }
+            ]
+        }
+    )
 
     lot_id: int
     lot_code: str

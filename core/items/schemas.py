@@ -68,6 +68,27 @@ class ItemUpdate(PatchModel):
 class ItemOut(ItemBase, OrmModel):
     """An item as stored."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "code": "BAR-C45",
+                    "name": "Round bar C45, 30 mm",
+                    "type": "raw",
+                    "unit": "m",
+                    "lot_tracked": True,
+                    "safety_stock": 200,
+                    "lead_time_days": 10,
+                    "active": True,
+                    "description": "cut to length for SHAFT-20",
+                    "created_at": "2026-11-02T08:00:00Z",
+                    "updated_at": "2026-11-20T13:30:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     code: str
     created_at: datetime

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic.config import JsonDict
 
 from core.common.schemas import Code, Name, OrmModel, PatchModel, Quantity
 from core.quality.models import (
@@ -125,8 +126,39 @@ class CharacteristicUpdate(PatchModel):
     sample_size: int | None = Field(default=None, ge=1, le=100)
 
 
+# examples: plan QP-SHAFT-FINAL of SHAFT-20 with two characteristics
+_CHARACTERISTIC_OD: JsonDict = {
+    "id": 1,
+    "plan_id": 1,
+    "code": "OD",
+    "name": "Outer diameter",
+    "kind": "numeric",
+    "position": 0,
+    "unit": "mm",
+    "lsl": 19.95,
+    "usl": 20.05,
+    "target": 20.0,
+    "sample_size": 5,
+}
+_CHARACTERISTIC_BURR: JsonDict = {
+    "id": 2,
+    "plan_id": 1,
+    "code": "BURR",
+    "name": "Free of burrs",
+    "kind": "attribute",
+    "position": 1,
+    "unit": None,
+    "lsl": None,
+    "usl": None,
+    "target": None,
+    "sample_size": 1,
+}
+
+
 class CharacteristicOut(CharacteristicBase, OrmModel):
     """A characteristic as stored."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_CHARACTERISTIC_OD]})
 
     id: int
     plan_id: int
@@ -143,7 +175,7 @@ class PlanCreate(BaseModel):
                 {
                     "code": "QP-SHAFT-FINAL",
                     "name": "Shaft final inspection",
-                    "item_id": 1,
+                    "item_id": 2,
                     "characteristics": [
                         {
                             "code": "OD",
@@ -190,8 +222,24 @@ class PlanUpdate(PatchModel):
     description: Text | None = None
 
 
+# example: the shaft plan, the characteristics left out
+_PLAN_SUMMARY: JsonDict = {
+    "id": 1,
+    "code": "QP-SHAFT-FINAL",
+    "name": "Shaft final inspection",
+    "item_id": 2,
+    "operation_id": 4,
+    "active": True,
+    "description": "SHAFT-20 after grinding, 5 pieces per work order",
+    "created_at": "2026-11-02T08:00:00Z",
+    "updated_at": "2026-11-02T08:00:00Z",
+}
+
+
 class PlanSummary(OrmModel):
     """An inspection plan without its characteristics."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PLAN_SUMMARY]})
 
     id: int
     code: str
@@ -207,6 +255,14 @@ class PlanSummary(OrmModel):
 class PlanOut(PlanSummary):
     """An inspection plan with its characteristics."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {**_PLAN_SUMMARY, "characteristics": [_CHARACTERISTIC_OD, _CHARACTERISTIC_BURR]}
+            ]
+        }
+    )
+
     characteristics: list[CharacteristicOut]
 
 
@@ -218,7 +274,7 @@ class InspectionCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"plan_id": 1, "work_order_id": 12, "lot_id": 7}]},
+        json_schema_extra={"examples": [{"plan_id": 1, "work_order_id": 12, "lot_id": 9}]},
     )
 
     plan_id: Id
@@ -236,7 +292,15 @@ class InspectionCreate(BaseModel):
 class ResultCreate(BaseModel):
     """One sample's result: `value` for numeric characteristics, `passed` for attributes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"characteristic_id": 1, "sample_no": 1, "value": 20.01},
+                {"characteristic_id": 2, "passed": False, "notes": "burr at the keyway"},
+            ]
+        },
+    )
 
     characteristic_id: Id
     sample_no: int | None = Field(
@@ -269,8 +333,35 @@ class ResultsCreate(BaseModel):
     results: list[ResultCreate] = Field(min_length=1, max_length=1000)
 
 
+# examples: two results of inspection 3 (shaft lot L-2026-0415 of work order 12)
+_RESULTS: list[JsonDict] = [
+    {
+        "id": 31,
+        "characteristic_id": 1,
+        "sample_no": 1,
+        "value": 20.01,
+        "passed": True,
+        "measured_at": "2026-12-01T10:40:00Z",
+        "recorded_by": "inspector",
+        "notes": None,
+    },
+    {
+        "id": 32,
+        "characteristic_id": 2,
+        "sample_no": 1,
+        "value": None,
+        "passed": False,
+        "measured_at": "2026-12-01T10:41:00Z",
+        "recorded_by": "inspector",
+        "notes": "burr at the keyway",
+    },
+]
+
+
 class ResultOut(OrmModel):
     """A recorded result."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [*_RESULTS]})
 
     id: int
     characteristic_id: int
@@ -282,8 +373,25 @@ class ResultOut(OrmModel):
     notes: str | None
 
 
+# example: inspection 3, still open
+_INSPECTION_SUMMARY: JsonDict = {
+    "id": 3,
+    "plan_id": 1,
+    "work_order_id": 12,
+    "lot_id": 9,
+    "status": "open",
+    "inspector": "inspector",
+    "completed_at": None,
+    "notes": None,
+    "created_at": "2026-12-01T10:35:00Z",
+    "updated_at": "2026-12-01T10:41:00Z",
+}
+
+
 class InspectionSummary(OrmModel):
     """An inspection without its results."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_INSPECTION_SUMMARY]})
 
     id: int
     plan_id: int
@@ -299,6 +407,20 @@ class InspectionSummary(OrmModel):
 
 class InspectionOut(InspectionSummary):
     """An inspection with its results and progress."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_INSPECTION_SUMMARY,
+                    "results": [*_RESULTS],
+                    "samples_recorded": 2,
+                    "samples_required": 6,
+                    "failed_results": 1,
+                }
+            ]
+        }
+    )
 
     results: list[ResultOut]
     samples_recorded: int
@@ -376,6 +498,34 @@ class NcTransition(BaseModel):
 class NcOut(OrmModel):
     """A non-conformance as stored."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 5,
+                    "title": "Outer diameter above USL",
+                    "description": "12 of 40 shafts measured up to 20.07 mm",
+                    "severity": "major",
+                    "status": "under_review",
+                    "inspection_id": 3,
+                    "lot_id": 9,
+                    "work_order_id": 12,
+                    "item_id": 2,
+                    "quantity": 12,
+                    "disposition": "rework",
+                    "disposition_note": "regrind to 20.00 mm",
+                    "reported_by": "inspector",
+                    "review_started_at": "2026-12-01T11:05:00Z",
+                    "reviewed_by": "quality-lead",
+                    "closed_at": None,
+                    "closed_by": None,
+                    "created_at": "2026-12-01T10:50:00Z",
+                    "updated_at": "2026-12-01T11:05:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     title: str
     description: str | None
@@ -400,8 +550,36 @@ class NcOut(OrmModel):
 # --- SPC -----------------------------------------------------------------------------------
 
 
+# examples: X-bar and R charts of the shaft's outer diameter; point 1 beyond 3 sigma
+_POINTS: list[JsonDict] = [
+    {"index": 0, "value": 20.004, "rules": [], "inspection_id": 3, "at": "2026-12-01T10:40:00Z"},
+    {"index": 1, "value": 20.031, "rules": [1], "inspection_id": 4, "at": "2026-12-01T14:10:00Z"},
+]
+_RANGE_POINTS: list[JsonDict] = [
+    {"index": 0, "value": 0.018, "rules": [], "inspection_id": 3, "at": "2026-12-01T10:40:00Z"},
+    {"index": 1, "value": 0.022, "rules": [], "inspection_id": 4, "at": "2026-12-01T14:10:00Z"},
+]
+_RULE_1: JsonDict = {"rule": 1, "description": "a point beyond 3 sigma", "points": 1}
+_XBAR_CHART: JsonDict = {
+    "center": 20.002,
+    "lcl": 19.991,
+    "ucl": 20.013,
+    "points": [*_POINTS],
+    "violations": [_RULE_1],
+}
+_RANGE_CHART: JsonDict = {
+    "center": 0.019,
+    "lcl": 0.0,
+    "ucl": 0.040,
+    "points": [*_RANGE_POINTS],
+    "violations": [],
+}
+
+
 class ChartPointOut(BaseModel):
     """A plotted point; `rules` are the Nelson rules it violates."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [*_POINTS]})
 
     index: int
     value: float
@@ -413,6 +591,8 @@ class ChartPointOut(BaseModel):
 class RuleCount(BaseModel):
     """How many points a rule flagged."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_RULE_1]})
+
     rule: int = Field(ge=1, le=8)
     description: str
     points: int
@@ -420,6 +600,8 @@ class RuleCount(BaseModel):
 
 class ChartOut(BaseModel):
     """Centre line, control limits and points of one chart."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_XBAR_CHART]})
 
     center: float
     lcl: float
@@ -430,6 +612,24 @@ class ChartOut(BaseModel):
 
 class XbarROut(BaseModel):
     """X-bar and R charts of a characteristic (one subgroup per inspection)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "characteristic_id": 1,
+                    "subgroup_size": 5,
+                    "subgroups": 2,
+                    "incomplete_skipped": 0,
+                    "sigma_within": 0.0082,
+                    "lsl": 19.95,
+                    "usl": 20.05,
+                    "xbar": _XBAR_CHART,
+                    "range": _RANGE_CHART,
+                }
+            ]
+        }
+    )
 
     characteristic_id: int
     subgroup_size: int
@@ -445,6 +645,37 @@ class XbarROut(BaseModel):
 class IndividualsOut(BaseModel):
     """Individuals and moving-range charts of a characteristic."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "characteristic_id": 1,
+                    "values": 2,
+                    "sigma_within": 0.0239,
+                    "lsl": 19.95,
+                    "usl": 20.05,
+                    "individuals": {
+                        "center": 20.018,
+                        "lcl": 19.946,
+                        "ucl": 20.090,
+                        "points": [
+                            {**_POINTS[0], "value": 20.01, "rules": []},
+                            {**_POINTS[1], "value": 20.037, "rules": []},
+                        ],
+                        "violations": [],
+                    },
+                    "moving_range": {
+                        "center": 0.027,
+                        "lcl": 0.0,
+                        "ucl": 0.088,
+                        "points": [{**_POINTS[1], "index": 0, "value": 0.027, "rules": []}],
+                        "violations": [],
+                    },
+                }
+            ]
+        }
+    )
+
     characteristic_id: int
     values: int
     sigma_within: float
@@ -456,6 +687,27 @@ class IndividualsOut(BaseModel):
 
 class CapabilityOut(BaseModel):
     """Process capability of a characteristic against its spec limits."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "characteristic_id": 1,
+                    "n": 125,
+                    "mean": 20.004,
+                    "sigma_within": 0.0082,
+                    "sigma_method": "rbar/d2",
+                    "sigma_overall": 0.0095,
+                    "lsl": 19.95,
+                    "usl": 20.05,
+                    "cp": 2.03,
+                    "cpk": 1.87,
+                    "pp": 1.75,
+                    "ppk": 1.61,
+                }
+            ]
+        }
+    )
 
     characteristic_id: int
     n: int
