@@ -21,6 +21,7 @@ from core.quality.models import (
     Characteristic,
     CharacteristicKind,
     Inspection,
+    InspectionPlan,
     InspectionResult,
     InspectionStatus,
 )
@@ -36,7 +37,15 @@ from core.work_orders.models import WorkOrder
 
 ENTITY = "inspection"
 LIST_SPEC = ListSpec(
-    search=[Inspection.inspector, Inspection.notes],
+    # plan, work order and lot are joined (by primary key, at most one row each) when searching
+    search=[
+        Inspection.inspector,
+        Inspection.notes,
+        InspectionPlan.code,
+        InspectionPlan.name,
+        WorkOrder.code,
+        Lot.code,
+    ],
     sort={
         "id": Inspection.id,
         "created_at": Inspection.created_at,
@@ -106,8 +115,15 @@ async def list_inspections(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[InspectionSummary]:
-    """Inspections matching search and filters (`q`: inspector and notes)."""
+    """Inspections matching search and filters (`q`: inspector, notes, the plan's code and name,
+    the work order's code and the lot's code)."""
     stmt = select(Inspection)
+    if params.q:
+        stmt = (
+            stmt.join(InspectionPlan, InspectionPlan.id == Inspection.plan_id)
+            .outerjoin(WorkOrder, WorkOrder.id == Inspection.work_order_id)
+            .outerjoin(Lot, Lot.id == Inspection.lot_id)
+        )
     if since is not None:
         stmt = stmt.where(Inspection.created_at >= since)
     if until is not None:

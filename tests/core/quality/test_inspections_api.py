@@ -217,3 +217,44 @@ async def test_parallel_recording_of_one_sample_keeps_one(
         assert Counter(r.status_code for r in auto) == {200: 2, 422: 4}
         final = (await client.get(f"/api/v1/quality/inspections/{inspection['id']}")).json()
         assert sorted(r["sample_no"] for r in final["results"]) == [1, 2, 3]
+
+
+async def test_list_inspections_search_sort_and_page(
+    as_roles: AsRoles, plan: dict[str, Any], new_order: NewOrder
+) -> None:
+    five, six = await new_order(plan["item_id"]), await new_order(plan["item_id"])
+    burr = {k: v for k, v in characteristic(plan, "BURR").items() if k in ("code", "name", "kind")}
+    async with as_roles("admin") as client:
+        gauge = await make_plan(
+            client, {"id": plan["item_id"]}, code="QP-GAUGE", characteristics=[burr]
+        )
+        store = await make_location(client, "STORE")
+        await receive(client, {"id": plan["item_id"]}, store, 10, "SH-77")
+        lot = await lot_by_code(client, plan["item_id"], "SH-77")
+        five_code = (await client.get(f"/api/v1/work-orders/{five}")).json()["code"]
+        made = [
+            await start(client, plan, work_order_id=five),
+            await start(client, gauge, lot_id=lot["id"]),
+            await start(client, gauge, work_order_id=six),
+        ]
+        names = {m["id"]: name for m, name in zip(made, "abc", strict=True)}
+
+        async def found(**params: Any) -> tuple[list[str], int]:
+            r = await client.get("/api/v1/quality/inspections", params=params)
+            assert r.status_code == 200, r.text
+            return [names[i["id"]] for i in r.json()["items"]], r.json()["total"]
+
+        assert await found() == (["c", "b", "a"], 3)  # newest first
+        assert await found(q=five_code.lower()) == (["a"], 1)  # the work order's code
+        assert await found(q="sh-77") == (["b"], 1)  # the lot's code
+        assert await found(q="qp-gauge", sort="id") == (["b", "c"], 2)  # the plan's code
+        assert await found(q="Plan QP-SHAFT") == (["a"], 1)  # the plan's name
+        assert await found(q="admin") == (["c", "b", "a"], 3)  # the inspector, as before
+        assert await found(q="nothing like it") == ([], 0)
+        assert await found(q="gauge", plan_id=gauge["id"], work_order_id=six) == (["c"], 1)
+        assert await found(sort="id", limit=2) == (["a", "b"], 3)
+        assert await found(sort="-id", limit=2, offset=2) == (["a"], 3)
+        assert await found(q="qp-", sort="id", limit=1, offset=1) == (["b"], 3)
+        bad = await client.get("/api/v1/quality/inspections", params={"sort": "plan"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
