@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth.deps import require
 from core.auth.permissions import PERMISSIONS
@@ -17,6 +17,20 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 class Me(BaseModel):
     """The caller, their roles and the permissions those roles grant (drives UI menus)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "5f0c2a9e-3d41-4b8e-9a51-1c7de2f4a0b3",
+                    "username": "operator",
+                    "name": "Otto Operator",
+                    "roles": ["operator"],
+                    "permissions": ["dashboard:view", "work_orders:read"],
+                }
+            ]
+        }
+    )
 
     subject: str
     username: str = Field(examples=["operator"])
@@ -30,7 +44,7 @@ class Me(BaseModel):
     response_model=Me,
     summary="Current user",
     description="The authenticated caller with roles and granted permissions.",
-    responses=errors(401),
+    responses=errors(401, 403),
 )
 async def get_me(principal: Annotated[Principal, require("session:read")]) -> Me:
     """Who am I and what may I do."""

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.bom.models import BomStatus
-from core.common.schemas import OrmModel, PatchModel, Quantity
+from core.common.schemas import OrmModel, PatchModel, Quantity, detail_example
 
 ScrapFactor = Field(
     default=Decimal(0),
@@ -205,6 +205,8 @@ class BomOut(OrmModel):
 
 class BomDetail(BomOut):
     """A BOM version with its lines."""
+
+    model_config = detail_example(BomOut, lines=BomLineOut)
 
     lines: list[BomLineOut]
 

@@ -73,3 +73,22 @@ class OrmModel(BaseModel):
     """Base of response schemas read from ORM objects."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+def example_of(model: type[BaseModel]) -> dict[str, Any]:
+    """A copy of the first whole-model example of `model` (its `json_schema_extra`)."""
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not isinstance(examples, list) or not examples:
+        raise TypeError(f"{model.__name__} has no whole-model example")
+    first = examples[0]
+    if not isinstance(first, dict):
+        raise TypeError(f"{model.__name__}'s first example is not an object")
+    return dict(first)
+
+
+def detail_example(parent: type[BaseModel], **children: type[BaseModel]) -> ConfigDict:
+    """The config of a detail model: the parent's example with one example of each child list
+    (`lines=BomLineOut` adds `"lines": [<a BomLineOut example>]`)."""
+    example = example_of(parent) | {key: [example_of(m)] for key, m in children.items()}
+    return ConfigDict(json_schema_extra={"examples": [example]})

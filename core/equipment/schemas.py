@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from core.common.schemas import Code, Name, OrmModel, PatchModel, Quantity
+from core.common.schemas import Code, Name, OrmModel, PatchModel, Quantity, detail_example
 from core.equipment.models import EquipmentLevel, EquipmentStatus
 
 TypeCode = Annotated[
@@ -165,6 +165,8 @@ class EquipmentRef(BaseModel):
 
 class EquipmentDetail(EquipmentOut):
     """A piece of equipment with its path from the site down."""
+
+    model_config = detail_example(EquipmentOut, path=EquipmentRef)
 
     path: list[EquipmentRef] = Field(description="ancestors from the site down to the parent")
 

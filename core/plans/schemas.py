@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.common.schemas import Code, Name, OrmModel, PatchModel, Quantity
+from core.common.schemas import Code, Name, OrmModel, PatchModel, Quantity, detail_example
 from core.plans.models import PlanStatus
 from core.work_orders.schemas import WorkOrderOut
 
@@ -162,6 +162,8 @@ class PlanOut(OrmModel):
 
 class PlanDetail(PlanOut):
     """A plan with its lines."""
+
+    model_config = detail_example(PlanOut, lines=PlanLineOut)
 
     lines: list[PlanLineOut]
 

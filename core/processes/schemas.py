@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from core.common.schemas import Name, OrmModel, PatchModel, Quantity
+from core.common.schemas import Name, OrmModel, PatchModel, Quantity, detail_example
 
 Seconds = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
 EquipmentType = Annotated[
@@ -171,5 +171,7 @@ class RoutingOut(OrmModel):
 
 class RoutingDetail(RoutingOut):
     """A routing with its operations in sequence."""
+
+    model_config = detail_example(RoutingOut, operations=OperationOut)
 
     operations: list[OperationOut]

@@ -189,7 +189,12 @@ class LeadTimes(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"start": "2026-12-01T00:00:00Z", "end": "2026-12-08T00:00:00Z", "rows": []}
+                {
+                    "start": "2026-12-01T00:00:00Z",
+                    "end": "2026-12-08T00:00:00Z",
+                    "rows": [],
+                    "overall": None,
+                }
             ]
         }
     )

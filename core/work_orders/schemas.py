@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.common.schemas import Code, OrmModel, PatchModel, Quantity
+from core.common.schemas import Code, OrmModel, PatchModel, Quantity, detail_example
 from core.work_orders.models import OperationStatus, ReportSource, WorkOrderStatus
 
 Comment = Field(default=None, max_length=2000, examples=["material arrived late"])
@@ -181,6 +181,8 @@ class WorkOrderOut(OrmModel):
 
 class WorkOrderDetail(WorkOrderOut):
     """A work order with its operations."""
+
+    model_config = detail_example(WorkOrderOut, operations=WorkOrderOperationOut)
 
     operations: list[WorkOrderOperationOut]
 

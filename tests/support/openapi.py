@@ -54,7 +54,9 @@ def operation_problems(spec: dict[str, Any], tags: Set[str]) -> list[str]:
             if not re.fullmatch(r"[a-z0-9-]+|\{[a-z_]+\}", segment):
                 problems.append(f"{where}: path segment {segment!r} is not kebab-case")
         codes = set(op["responses"])
-        missing = {"401", "403", "422"} - codes
+        # 422 only where there is input to reject (parameters or a body)
+        takes_input = bool(op.get("parameters") or op.get("requestBody"))
+        missing = {"401", "403", *(["422"] if takes_input else [])} - codes
         if missing:
             problems.append(f"{where}: no {sorted(missing)} responses")
         if "{" in path and "404" not in codes:
