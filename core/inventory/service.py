@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.auth.principal import Principal
-from core.common.listing import ListParams, ListSpec, paginate
+from core.common.listing import ListParams, ListSpec, apply_filters, page_of
 from core.common.schemas import Page
-from core.common.search import contains
+from core.common.search import contains, contains_pattern
 from core.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
 from core.inventory import locations, lots, stock
 from core.inventory.models import (
@@ -622,6 +622,25 @@ async def get_transaction(*, session: AsyncSession, transaction_id: int) -> Inve
     return tx
 
 
+def _transaction_search(q: str) -> ColumnElement[bool]:
+    """Ledger rows whose reference, reason or user, item code or name, or lot code contains `q`.
+
+    The items and lots are found first (trigram indexes) as uncorrelated `IN` subqueries, which
+    PostgreSQL runs once and hashes: each ledger row then costs a hash probe, not a join or a
+    per-row lookup, and unsearched lists are untouched.
+    """
+    pattern = contains_pattern(q)
+    items = select(Item.id).where(
+        or_(Item.code.ilike(pattern, escape="\\"), Item.name.ilike(pattern, escape="\\"))
+    )
+    lots_found = select(Lot.id).where(Lot.code.ilike(pattern, escape="\\"))
+    return or_(
+        *(column.ilike(pattern, escape="\\") for column in TRANSACTION_SPEC.search),
+        InventoryTransaction.item_id.in_(items),
+        InventoryTransaction.lot_id.in_(lots_found),
+    )
+
+
 async def list_transactions(
     *,
     session: AsyncSession,
@@ -634,7 +653,8 @@ async def list_transactions(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[TransactionOut]:
-    """The ledger, filtered; `location_id` matches either end of a movement."""
+    """The ledger, filtered; `location_id` matches either end of a movement; `q` searches
+    reference, reason, user, the item's code and name and the lot's code."""
     stmt = select(InventoryTransaction)
     if location_id is not None:
         stmt = stmt.where(
@@ -647,18 +667,23 @@ async def list_transactions(
         stmt = stmt.where(InventoryTransaction.ts >= since)
     if until is not None:
         stmt = stmt.where(InventoryTransaction.ts < until)
-    return await paginate(
-        session,
+    stmt = apply_filters(
         stmt,
-        TRANSACTION_SPEC,
-        params,
-        schema=TransactionOut,
-        filters={
+        {
             InventoryTransaction.type: type,
             InventoryTransaction.item_id: item_id,
             InventoryTransaction.lot_id: lot_id,
             InventoryTransaction.work_order_id: work_order_id,
         },
+    )
+    if params.q:
+        stmt = stmt.where(_transaction_search(params.q))
+    rows, total = await page_of(session, stmt, TRANSACTION_SPEC.order_by(params.sort), params)
+    return Page[TransactionOut](
+        items=[TransactionOut.model_validate(next(iter(row.values()))) for row in rows],
+        total=total,
+        limit=params.limit,
+        offset=params.offset,
     )
 
 

@@ -446,3 +446,50 @@ async def test_ledger_filters_and_search(as_roles: AsRoles, stock: dict[str, Any
         assert (
             await client.get("/api/v1/inventory/transactions", params={"type": "theft"})
         ).status_code == 422
+
+
+async def test_ledger_search_covers_item_and_lot_codes(
+    as_roles: AsRoles, stock: dict[str, Any]
+) -> None:
+    async with as_roles("admin") as client:
+        r = await client.post(
+            "/api/v1/inventory/transfers",
+            json={
+                "item_id": stock["washer"]["id"],
+                "quantity": 50,
+                "from_location_id": stock["store"]["id"],
+                "to_location_id": stock["line"]["id"],
+                "reference": "KANBAN-7",
+            },
+        )
+        assert r.status_code == 201, r.text
+
+        async def found(**params: Any) -> tuple[list[tuple[str, str]], int]:
+            r = await client.get("/api/v1/inventory/transactions", params=params)
+            assert r.status_code == 200, r.text
+            codes = {stock[k]["id"]: stock[k]["code"] for k in ("steel", "washer", "other")}
+            page = r.json()
+            return [(codes[t["item_id"]], t["type"]) for t in page["items"]], page["total"]
+
+        # the item's code, newest first
+        assert await found(q="washer") == ([("WASHER", "transfer"), ("WASHER", "receipt")], 2)
+        assert await found(q="item steel") == ([("STEEL", "receipt")], 1)  # the item's name
+        assert await found(q="s-1") == ([("STEEL", "receipt")], 1)  # the lot's code
+        # lot O-1 and reference PO-1
+        assert await found(q="O-1") == ([("OTHER", "receipt"), ("STEEL", "receipt")], 2)
+        assert await found(q="kanban") == ([("WASHER", "transfer")], 1)  # reference, as before
+        assert await found(q="nothing like it") == ([], 0)
+        assert await found(q="washer", type="receipt") == ([("WASHER", "receipt")], 1)
+        by_quantity = ["OTHER", "WASHER", "STEEL", "WASHER"]  # 3, 50, 100, 500
+        ascending, total = await found(q="item", sort="quantity")
+        assert ([code for code, _ in ascending], total) == (by_quantity, 4)
+        descending, total = await found(q="item", sort="-quantity")
+        assert ([code for code, _ in descending], total) == (by_quantity[::-1], 4)
+        assert await found(q="item", sort="id", limit=2, offset=2) == (
+            [("OTHER", "receipt"), ("WASHER", "transfer")],
+            4,
+        )
+        assert await found(q="item", offset=10) == ([], 4)
+        bad = await client.get("/api/v1/inventory/transactions", params={"q": "x", "sort": "lot"})
+        assert bad.status_code == 422
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
