@@ -328,7 +328,8 @@ async def create_adjustment(
     response_model=Page[TransactionOut],
     summary="List inventory transactions",
     description="The movement ledger, newest first by default: filter by type, item, lot, "
-    "location (either end), work order and time range; `q` searches reference, reason and user.",
+    "location (either end), work order and time range; `q` searches the reference, reason, "
+    "user, the item's code and name and the lot's code.",
     dependencies=READ,
     responses=errors(401, 403, 422),
 )

@@ -246,8 +246,9 @@ async def delete_characteristic(
     "/inspections",
     response_model=Page[InspectionSummary],
     summary="List inspections",
-    description="Filter by plan, status, work order, lot and start time; `q` searches "
-    "inspector and notes. Newest first by default.",
+    description="Filter by plan, status, work order, lot and start time; `q` searches the "
+    "inspector, notes, the plan's code and name, the work order's code and the lot's code. "
+    "Newest first by default.",
     dependencies=READ,
     responses=errors(401, 403, 422),
 )
