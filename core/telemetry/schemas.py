@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.common.schemas import OrmModel
+from core.common.schemas import OrmModel, example_of
 
 
 class SignalOut(OrmModel):
@@ -114,15 +114,7 @@ class SeriesOut(BaseModel):
                     "key": "CNC-101.spindle_speed",
                     "unit": "rpm",
                     "points": [],
-                    "buckets": [
-                        {
-                            "ts": "2026-12-01T03:00:00Z",
-                            "n": 600,
-                            "min": 1462.0,
-                            "max": 1501.5,
-                            "avg": 1480.2,
-                        }
-                    ],
+                    "buckets": [example_of(BucketOut)],
                     "truncated": False,
                 }
             ]
@@ -147,24 +139,7 @@ class SeriesResponse(BaseModel):
                     "mode": "buckets",
                     "resolution": "1m",
                     "bucket_seconds": 3600,
-                    "series": [
-                        {
-                            "signal_id": 7,
-                            "key": "CNC-101.spindle_speed",
-                            "unit": "rpm",
-                            "points": [],
-                            "buckets": [
-                                {
-                                    "ts": "2026-12-01T03:00:00Z",
-                                    "n": 600,
-                                    "min": 1462.0,
-                                    "max": 1501.5,
-                                    "avg": 1480.2,
-                                }
-                            ],
-                            "truncated": False,
-                        }
-                    ],
+                    "series": [example_of(SeriesOut)],
                 }
             ]
         }
