@@ -402,18 +402,24 @@ async def test_unknown_references_are_404_naming_the_field(
     assert r.json()["error"]["details"][0]["field"] == field
 
 
+async def kanban_transfer(client: httpx.AsyncClient, stock: dict[str, Any]) -> None:
+    """50 washers from the store to the line, reference KANBAN-7."""
+    r = await client.post(
+        "/api/v1/inventory/transfers",
+        json={
+            "item_id": stock["washer"]["id"],
+            "quantity": 50,
+            "from_location_id": stock["store"]["id"],
+            "to_location_id": stock["line"]["id"],
+            "reference": "KANBAN-7",
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
 async def test_ledger_filters_and_search(as_roles: AsRoles, stock: dict[str, Any]) -> None:
     async with as_roles("admin") as client:
-        await client.post(
-            "/api/v1/inventory/transfers",
-            json={
-                "item_id": stock["washer"]["id"],
-                "quantity": 50,
-                "from_location_id": stock["store"]["id"],
-                "to_location_id": stock["line"]["id"],
-                "reference": "KANBAN-7",
-            },
-        )
+        await kanban_transfer(client, stock)
         ledger = (await client.get("/api/v1/inventory/transactions")).json()
         assert ledger["total"] == 4 and ledger["items"][0]["type"] == "transfer"
         at_line = (
@@ -452,17 +458,7 @@ async def test_ledger_search_covers_item_and_lot_codes(
     as_roles: AsRoles, stock: dict[str, Any]
 ) -> None:
     async with as_roles("admin") as client:
-        r = await client.post(
-            "/api/v1/inventory/transfers",
-            json={
-                "item_id": stock["washer"]["id"],
-                "quantity": 50,
-                "from_location_id": stock["store"]["id"],
-                "to_location_id": stock["line"]["id"],
-                "reference": "KANBAN-7",
-            },
-        )
-        assert r.status_code == 201, r.text
+        await kanban_transfer(client, stock)
 
         async def found(**params: Any) -> tuple[list[tuple[str, str]], int]:
             r = await client.get("/api/v1/inventory/transactions", params=params)
