@@ -12,7 +12,7 @@ row a window would have to (ADR 0043).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -198,6 +198,35 @@ async def paginate(
         )
         for row in rows
     ]
+    return Page[schema](  # type: ignore[valid-type]
+        items=items, total=total, limit=params.limit, offset=params.offset
+    )
+
+
+async def paginate_rows(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    spec: ListSpec,
+    params: ListParams,
+    *,
+    schema: type[M],
+    tiebreak: Any,
+    filters: Mapping[Any, Any] | None = None,
+    search: Callable[[str], ColumnElement[bool]] | None = None,
+) -> Page[M]:
+    """Like `paginate` for lists that select labelled columns (joined codes, computed
+    quantities) matching `schema`: search, filters, sort (then `tiebreak`, so pages are
+    stable) and window, and the total. `search` replaces the spec's search condition (e.g. with
+    subqueries that can use the trigram indexes)."""
+    stmt = apply_filters(stmt, filters or {})
+    if search is not None and params.q:
+        condition: ColumnElement[bool] | None = search(params.q)
+    else:
+        condition = spec.where_search(params.q)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    rows, total = await page_of(session, stmt, [*spec.order_by(params.sort), tiebreak], params)
+    items = [schema.model_validate(dict(row)) for row in rows]
     return Page[schema](  # type: ignore[valid-type]
         items=items, total=total, limit=params.limit, offset=params.offset
     )

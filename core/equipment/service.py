@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from core.audit import service as audit
 from core.auth.principal import Principal
-from core.common.listing import ListParams, ListSpec, apply_filters, page_of, paginate
+from core.common.listing import ListParams, ListSpec, paginate, paginate_rows
 from core.common.schemas import Page
 from core.equipment.models import (
     PARENT_LEVELS,
@@ -337,17 +337,14 @@ async def page_cycle_times(
         .join(Item, Item.id == EquipmentCycleTime.item_id)
         .where(EquipmentCycleTime.equipment_id == equipment_id)
     )
-    stmt = apply_filters(stmt, {EquipmentCycleTime.item_id: item_id})
-    condition = CYCLE_TIME_SPEC.where_search(params.q)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    order = [*CYCLE_TIME_SPEC.order_by(params.sort), EquipmentCycleTime.item_id]
-    rows, total = await page_of(session, stmt, order, params)
-    return Page[CycleTimeOut](
-        items=[CycleTimeOut.model_validate(dict(row)) for row in rows],
-        total=total,
-        limit=params.limit,
-        offset=params.offset,
+    return await paginate_rows(
+        session,
+        stmt,
+        CYCLE_TIME_SPEC,
+        params,
+        schema=CycleTimeOut,
+        tiebreak=EquipmentCycleTime.item_id,
+        filters={EquipmentCycleTime.item_id: item_id},
     )
 
 

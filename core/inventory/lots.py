@@ -14,11 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.auth.principal import Principal
-from core.common.listing import ListParams, ListSpec
+from core.common.listing import ListParams, ListSpec, paginate_rows
 from core.common.schemas import Page
 from core.errors import ErrorDetail, NotFound, ValidationFailed
 from core.inventory.models import Lot, LotOrigin, LotStatus, Stock
-from core.inventory.rows import paginate_rows
 from core.inventory.schemas import LotOut, LotUpdate
 from core.items.models import Item
 

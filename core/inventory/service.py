@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.auth.principal import Principal
-from core.common.listing import ListParams, ListSpec, apply_filters, page_of
+from core.common.listing import ListParams, ListSpec, apply_filters, page_of, paginate_rows
 from core.common.schemas import Page
 from core.common.search import contains, contains_pattern
 from core.errors import Conflict, ErrorDetail, NotFound, ValidationFailed
@@ -32,7 +32,6 @@ from core.inventory.models import (
     Stock,
     TransactionType,
 )
-from core.inventory.rows import paginate_rows
 from core.inventory.schemas import (
     AdjustmentCreate,
     IssueCreate,

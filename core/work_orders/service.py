@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
@@ -20,7 +19,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from core.audit import service as audit
 from core.auth.principal import Principal
 from core.calendar.service import EARLIEST
-from core.common.listing import ListParams, ListSpec, apply_filters, page_of
+from core.common.listing import ListParams, ListSpec, paginate_rows
 from core.common.schemas import Page
 from core.equipment import service as equipment_service
 from core.equipment.models import Equipment, EquipmentLevel, EquipmentStatus
@@ -58,7 +57,6 @@ S = WorkOrderStatus
 EDITABLE = frozenset({S.PLANNED, S.RELEASED})
 DISPATCHABLE = OPEN_STATUSES
 FUTURE_TOLERANCE = timedelta(minutes=5)
-M = TypeVar("M", bound=BaseModel)
 
 
 def now() -> datetime:
@@ -147,30 +145,6 @@ TRANSITION_SPEC = ListSpec(
 )
 
 
-async def _page(
-    session: AsyncSession,
-    stmt: Select[*tuple[Any, ...]],
-    spec: ListSpec,
-    params: ListParams,
-    *,
-    schema: type[M],
-    tiebreak: Any,
-) -> Page[M]:
-    """One page of `stmt` (labelled columns of `schema`, filtered): searched, sorted (then
-    `tiebreak`, so pages are stable), windowed and counted."""
-    condition = spec.where_search(params.q)
-    if condition is not None:
-        stmt = stmt.where(condition)
-    order = [*spec.order_by(params.sort), tiebreak]
-    rows, total = await page_of(session, stmt, order, params)
-    return Page[schema](  # type: ignore[valid-type]
-        items=[schema.model_validate(dict(row)) for row in rows],
-        total=total,
-        limit=params.limit,
-        offset=params.offset,
-    )
-
-
 async def list_transitions(
     *,
     session: AsyncSession,
@@ -185,17 +159,17 @@ async def list_transitions(
     stmt = select(*WorkOrderTransition.__table__.c).where(
         WorkOrderTransition.work_order_id == work_order_id
     )
-    stmt = apply_filters(
-        stmt,
-        {WorkOrderTransition.from_status: from_status, WorkOrderTransition.to_status: to_status},
-    )
-    return await _page(
+    return await paginate_rows(
         session,
         stmt,
         TRANSITION_SPEC,
         params,
         schema=TransitionOut,
         tiebreak=WorkOrderTransition.id,
+        filters={
+            WorkOrderTransition.from_status: from_status,
+            WorkOrderTransition.to_status: to_status,
+        },
     )
 
 
@@ -218,16 +192,18 @@ async def list_reports(
         stmt = stmt.outerjoin(
             WorkOrderOperation, WorkOrderOperation.id == WorkOrderReport.operation_id
         ).outerjoin(Equipment, Equipment.id == WorkOrderReport.equipment_id)
-    stmt = apply_filters(
+    return await paginate_rows(
+        session,
         stmt,
-        {
+        REPORT_SPEC,
+        params,
+        schema=ReportOut,
+        tiebreak=WorkOrderReport.id,
+        filters={
             WorkOrderReport.operation_id: operation_id,
             WorkOrderReport.equipment_id: equipment_id,
             WorkOrderReport.source: source,
         },
-    )
-    return await _page(
-        session, stmt, REPORT_SPEC, params, schema=ReportOut, tiebreak=WorkOrderReport.id
     )
 
 
