@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -16,7 +19,15 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from core.app import create_app
-from tests.support.api import TEST_HEADER
+from tests.support.api import TEST_HEADER, AsRoles
+
+FUZZ = settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+"""Hypothesis settings of the API fuzz tests (a real database per test, so no deadline)."""
 
 CHECKS = [
     not_a_server_error,
@@ -69,3 +80,12 @@ async def send_and_check(client: httpx.AsyncClient, case: schemathesis.Case[Any]
     )
     case.validate_response(response, checks=CHECKS)
     return response
+
+
+async def fuzz_as_admin(
+    as_roles: AsRoles, method: str, path: str, mode: GenerationMode, data: st.DataObject
+) -> None:
+    """Draw one generated request for the operation and send and check it as an admin."""
+    case = data.draw(operation(method, path).as_strategy(generation_mode=mode))
+    async with as_roles("admin") as client:
+        await send_and_check(client, case)

@@ -6,21 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from tests.core.bom.helpers import make_bom
-from tests.core.inventory.fuzz import operation, operations, send_and_check
+from tests.core.inventory.fuzz import FUZZ, fuzz_as_admin, operations
 from tests.core.inventory.helpers import make_item, make_location, make_work_order, receive
 from tests.support.api import AsRoles
-
-FUZZ = settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    database=None,
-)
 
 OPERATIONS = [*operations("/api/v1/items"), ("GET", "/api/v1/audit")]
 
@@ -55,6 +48,4 @@ async def seeded(as_roles: AsRoles) -> None:
 async def test_item_and_audit_operation(
     seeded: None, as_roles: AsRoles, method: str, path: str, mode: GenerationMode, data: Any
 ) -> None:
-    case = data.draw(operation(method, path).as_strategy(generation_mode=mode))
-    async with as_roles("admin") as client:
-        await send_and_check(client, case)
+    await fuzz_as_admin(as_roles, method, path, mode, data)

@@ -6,21 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.core.inventory.fuzz import operation, operations, send_and_check
+from tests.core.inventory.fuzz import FUZZ, fuzz_as_admin, operations
 from tests.core.inventory.helpers import make_work_order
 from tests.core.quality.helpers import characteristic, make_plan, record, start
 from tests.support.api import AsRoles
-
-FUZZ = settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    database=None,
-)
 
 
 @pytest.fixture
@@ -47,6 +40,4 @@ async def seeded(as_roles: AsRoles) -> None:
 async def test_quality_operation(
     seeded: None, as_roles: AsRoles, method: str, path: str, mode: GenerationMode, data: Any
 ) -> None:
-    case = data.draw(operation(method, path).as_strategy(generation_mode=mode))
-    async with as_roles("admin") as client:
-        await send_and_check(client, case)
+    await fuzz_as_admin(as_roles, method, path, mode, data)
