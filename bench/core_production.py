@@ -20,6 +20,7 @@ Prints a table and writes bench/results/core_production.json. Figures are latenc
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import platform
 import random
@@ -414,6 +415,25 @@ async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     return results
 
 
+async def new_quantities(client: httpx.AsyncClient, ids: dict[str, int]) -> dict[str, Any]:
+    """Explosions (tree, flat) of quantities not asked before: answers not cached, scaled from
+    the unit explosion the process keeps (no recursive query)."""
+    results: dict[str, Any] = {}
+    quantities = itertools.count(11)
+    for name, url in [
+        ("explosion_tree", f"/api/v1/bom/items/{ids['top']}/explosion"),
+        ("explosion_flat", f"/api/v1/bom/items/{ids['top']}/explosion/flat"),
+    ]:
+
+        async def get(url: str = url) -> None:
+            params = {"quantity": str(next(quantities)), "at": AT.isoformat()}
+            r = await client.get(url, params=params)
+            assert r.status_code == 200, r.text
+
+        results[f"api_{name}_new_quantity_1_client"] = summary(await timed(get, runs=20))
+    return results
+
+
 def cached_reads(ids: dict[str, int]) -> list[tuple[str, dict[str, str]]]:
     """The explosion (tree, flat) and where-used (shared component) requests measured cached."""
     at = {"at": AT.isoformat()}
@@ -452,6 +472,7 @@ async def cached_rows(
 
                 results[f"api_{name}_cached_1_client"] = summary(await timed(get, runs=20))
                 results[f"api_{name}_cached_20_clients"] = summary(await concurrently(each))
+            results |= await new_quantities(client, ids)
         cache = for_app(app)
         results["cache"] = {"hits": cache.hits, "misses": cache.misses, "entries": len(cache)}
     finally:
@@ -495,6 +516,15 @@ def after_change(
     return summary(latencies)
 
 
+def new_quantity(request: Request, rng: random.Random) -> Request:
+    """`request` (an explosion) for a random top quantity instead of its own."""
+    url, params = request
+    return url, (
+        ("quantity", str(rng.randrange(1, 10**6))),
+        *(p for p in params if p[0] != "quantity"),
+    )
+
+
 def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     """The deployment shape: `mes api` worker processes over HTTP, 20 clients in another
     process, closed loop and at a plant-realistic pace."""
@@ -523,6 +553,10 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
         out["explosion_tree_1_client_after_change"] = after_change(cold, db, explosion, 0)
         with cold.variant({"MES_BOM_CACHE_ENTRIES": entries}) as cached:
             measure_all(cached, [(f"{name}_cached", plans) for name, plans in bom_reads])
+            out["explosion_tree_new_quantity_paced"] = measure(
+                cached, plans_for(lambda rng: new_quantity(explosion, rng)), paced=True
+            )
+            print("new quantity", out["explosion_tree_new_quantity_paced"])
             for wait in (0, 2):  # read at once, and 2 s later (refreshed ahead by then)
                 out[f"explosion_tree_cached_1_client_{wait}s_after_change"] = after_change(
                     cached, db, explosion, wait

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from fastapi import FastAPI
@@ -42,12 +42,21 @@ RECENT_S = 600.0  # answers read within this many seconds are refreshed after a 
 REFRESH_MAX = 8  # answers refreshed per change, most recently read first
 MAX_BACKOFF_S = 5.0  # longest pause between checks while the database is unreachable
 
+STRUCTURES_MAX = 16  # unit explosions kept per process (answers for any quantity scale from one)
+
 ANSWERS = Counter(
     "mes_bom_answers_total",
     "Explosion and where-used answers by how they were obtained: hit (cached), computed (by the "
     "reader), shared (another reader's computation), refreshed (recomputed ahead of readers)",
     ["outcome"],
 )
+STRUCTURES = Counter(
+    "mes_bom_structures_total",
+    "Unit explosions (what explosion answers of any quantity are scaled from) by how they were "
+    "obtained: hit (cached), computed (one recursive query), shared (another caller's query)",
+    ["outcome"],
+)
+T = TypeVar("T")
 
 Compute = Callable[[AsyncSession], Awaitable[Any]]
 """Computes a JSON-ready answer with the session it is given."""
@@ -62,33 +71,35 @@ async def generation(session: AsyncSession) -> int:
 
 
 @dataclass(slots=True)
-class Entry:
-    """An encoded answer, the generation it was computed under, how to compute it again and when
-    it was last read (`time.monotonic()`). A stale entry keeps its place and recipe, not its
-    bytes."""
+class Entry(Generic[T]):
+    """A value (an encoded answer), the generation it was computed under, how to compute it
+    again and when it was last read (`time.monotonic()`). A stale entry keeps its place and
+    recipe, not its value."""
 
     generation: int
-    body: bytes | None
+    body: T | None
     compute: Compute | None = None
     read_at: float = 0.0
 
 
-class ResultCache:
-    """A bounded LRU of encoded answers keyed by every request parameter; 0 entries disables it.
+class ResultCache(Generic[T]):
+    """A bounded LRU of values (encoded answers, or unit explosions) keyed by every parameter
+    they depend on; 0 entries disables it. `metric` counts them by outcome.
 
     `hits` and `misses` count lookups (misses include stale entries found).
     """
 
-    def __init__(self, entries: int) -> None:
+    def __init__(self, entries: int, metric: Counter = ANSWERS) -> None:
         if entries < 0:
             raise ValueError(f"entries must be >= 0, not {entries}")
         self.capacity = entries
+        self.metric = metric
         self.hits = 0
         self.misses = 0
         self.shared = 0  # misses answered by another caller's computation
         self.refreshed = 0  # answers recomputed ahead of their readers
-        self._entries: OrderedDict[Hashable, Entry] = OrderedDict()
-        self._computing: dict[tuple[Hashable, int], asyncio.Future[bytes]] = {}
+        self._entries: OrderedDict[Hashable, Entry[T]] = OrderedDict()
+        self._computing: dict[tuple[Hashable, int], asyncio.Future[T]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -101,9 +112,9 @@ class ResultCache:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
 
-    def get(self, key: Hashable, current: int) -> bytes | None:
-        """The answer for `key` if it was computed under generation `current`; a read either way
-        (a stale entry drops its bytes and keeps its recipe for the refresh)."""
+    def get(self, key: Hashable, current: int) -> T | None:
+        """The value for `key` if it was computed under generation `current`; a read either way
+        (a stale entry drops its value and keeps its recipe for the refresh)."""
         entry = self._entries.get(key)
         if entry is not None:
             entry.read_at = time.monotonic()
@@ -114,7 +125,7 @@ class ResultCache:
             self.misses += 1
             return None
         self.hits += 1
-        ANSWERS.labels("hit").inc()
+        self.metric.labels("hit").inc()
         return entry.body
 
     def fresh(self, key: Hashable, current: int) -> bool:
@@ -122,8 +133,8 @@ class ResultCache:
         entry = self._entries.get(key)
         return entry is not None and entry.body is not None and entry.generation == current
 
-    def put(self, key: Hashable, current: int, body: bytes, compute: Compute | None = None) -> None:
-        """Keep an answer computed under generation `current`, evicting the least recently used."""
+    def put(self, key: Hashable, current: int, body: T, compute: Compute | None = None) -> None:
+        """Keep a value computed under generation `current`, evicting the least recently used."""
         if not self.enabled:
             return
         entry = self._entries.get(key)
@@ -148,7 +159,9 @@ class ResultCache:
         return out
 
     async def refresh(
-        self, sessions: async_sessionmaker[AsyncSession], now: float | None = None
+        self: ResultCache[bytes],
+        sessions: async_sessionmaker[AsyncSession],
+        now: float | None = None,
     ) -> int:
         """Recompute the answers `due` under the current generation; returns how many were
         computed here. An answer that can no longer be computed (its item or BOM is gone) is
@@ -181,13 +194,13 @@ class ResultCache:
         self,
         key: Hashable,
         current: int,
-        compute: Callable[[], Awaitable[bytes]],
+        compute: Callable[[], Awaitable[T]],
         recipe: Compute | None = None,
         *,
         outcome: str = "computed",
-    ) -> bytes:
-        """`compute()`'s answer for `key` under generation `current`, kept (with `recipe`, how to
-        compute it again); a caller arriving while the same answer is being computed awaits that
+    ) -> T:
+        """`compute()`'s value for `key` under generation `current`, kept (with `recipe`, how to
+        compute it again); a caller arriving while the same value is being computed awaits that
         computation instead."""
         flight = (key, current)
         pending = self._computing.get(flight)
@@ -200,9 +213,9 @@ class ResultCache:
                 # the computing caller was cancelled: compute here instead
             else:
                 self.shared += 1
-                ANSWERS.labels("shared").inc()
+                self.metric.labels("shared").inc()
                 return body
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieved)
         self._computing[flight] = future
         try:
@@ -218,7 +231,7 @@ class ResultCache:
                 del self._computing[flight]
         future.set_result(body)
         self.put(key, current, body, recipe)
-        ANSWERS.labels(outcome).inc()
+        self.metric.labels(outcome).inc()
         return body
 
     def clear(self) -> None:
@@ -226,23 +239,51 @@ class ResultCache:
         self._entries.clear()
 
 
-def _retrieved(future: asyncio.Future[bytes]) -> None:
+def _retrieved(future: asyncio.Future[Any]) -> None:
     """Mark an error as seen when no other caller was waiting for it."""
     if not future.cancelled():
         future.exception()
 
 
-def for_app(app: FastAPI) -> ResultCache:
-    """The app's cache, created on first use with `bom_cache_entries` from its settings."""
-    cache: ResultCache | None = getattr(app.state, "bom_cache", None)
+def for_app(app: FastAPI) -> ResultCache[bytes]:
+    """The app's answer cache, created on first use with `bom_cache_entries` from its settings."""
+    cache: ResultCache[bytes] | None = getattr(app.state, "bom_cache", None)
     if cache is None:
         cache = ResultCache(app.state.settings.bom_cache_entries)
         app.state.bom_cache = cache
     return cache
 
 
+def structures_for_app(app: FastAPI) -> ResultCache[Any]:
+    """The app's cache of unit explosions: at most `STRUCTURES_MAX`, none when answers are not
+    kept (`bom_cache_entries` 0)."""
+    cache: ResultCache[Any] | None = getattr(app.state, "bom_structures", None)
+    if cache is None:
+        entries = min(app.state.settings.bom_cache_entries, STRUCTURES_MAX)
+        cache = ResultCache(entries, STRUCTURES)
+        app.state.bom_structures = cache
+    return cache
+
+
+async def cached_value(
+    cache: ResultCache[T],
+    session: AsyncSession,
+    key: Hashable,
+    compute: Callable[[AsyncSession], Awaitable[T]],
+) -> T:
+    """`compute(session)`'s value, from the cache while the BOM generation is unchanged (one
+    shared computation per key and generation). Errors are not cached."""
+    if not cache.enabled:
+        return await compute(session)
+    current = await generation(session)
+    value = cache.get(key, current)
+    if value is not None:
+        return value
+    return await cache.computed(key, current, partial(compute, session))
+
+
 async def cached_json(
-    cache: ResultCache, session: AsyncSession, key: Hashable, compute: Compute
+    cache: ResultCache[bytes], session: AsyncSession, key: Hashable, compute: Compute
 ) -> bytes:
     """The JSON encoding of `compute(session)`'s JSON-ready result, from the cache when still
     valid.
@@ -264,7 +305,7 @@ async def _encoded(compute: Compute, session: AsyncSession) -> bytes:
 
 
 async def refresh_loop(
-    cache: ResultCache, sessions: async_sessionmaker[AsyncSession], interval: float
+    cache: ResultCache[bytes], sessions: async_sessionmaker[AsyncSession], interval: float
 ) -> None:
     """Check the generation every `interval` seconds; once a change has stayed the newest for
     one check (an edit of many lines is refreshed once), refresh the answers `due`. While the

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth.deps import require
 from core.auth.principal import Principal
 from core.bom import service
-from core.bom.cache import ResultCache, cached_json, for_app
+from core.bom.cache import ResultCache, cached_json, cached_value, for_app, structures_for_app
 from core.bom.models import BomStatus
 from core.bom.schemas import (
     BomActivate,
@@ -58,15 +58,20 @@ Writer = Annotated[Principal, require("bom:write")]
 READ = [require("bom:read")]
 
 
-def _cache(request: Request) -> ResultCache:
+def _cache(request: Request) -> ResultCache[bytes]:
     return for_app(request.app)
 
 
-CacheDep = Annotated[ResultCache, Depends(_cache)]
+def _structures(request: Request) -> ResultCache[Any]:
+    return structures_for_app(request.app)
+
+
+CacheDep = Annotated[ResultCache[bytes], Depends(_cache)]
+StructuresDep = Annotated[ResultCache[Any], Depends(_structures)]
 
 
 async def _cached_answer(
-    cache: ResultCache,
+    cache: ResultCache[bytes],
     session: AsyncSession,
     key: Hashable,
     compute: Callable[[AsyncSession], Awaitable[BaseModel | dict[str, Any]]],
@@ -265,18 +270,24 @@ async def delete_bom_line(
 async def explode_bom(
     session: SessionDep,
     cache: CacheDep,
+    structures: StructuresDep,
     item_id: ItemId,
     quantity: TopQuantity = Decimal(1),
     at: At = None,
 ) -> Response:
     """Explode a BOM (tree)."""
     day = at or service.today()
-    return await _cached_answer(
-        cache,
-        session,
-        ("tree", item_id, str(quantity), day),
-        lambda s: service.explosion_payload(session=s, item_id=item_id, quantity=quantity, at=day),
-    )
+
+    async def tree(s: AsyncSession) -> dict[str, Any]:
+        unit = await cached_value(
+            structures,
+            s,
+            ("tree", item_id, day),
+            lambda s: service.unit_tree(session=s, item_id=item_id, at=day),
+        )
+        return service.scaled_tree(unit, quantity)
+
+    return await _cached_answer(cache, session, ("tree", item_id, str(quantity), day), tree)
 
 
 @router.get(
@@ -291,18 +302,24 @@ async def explode_bom(
 async def explode_bom_flat(
     session: SessionDep,
     cache: CacheDep,
+    structures: StructuresDep,
     item_id: ItemId,
     quantity: TopQuantity = Decimal(1),
     at: At = None,
 ) -> Response:
     """Explode a BOM (flattened)."""
     day = at or service.today()
-    return await _cached_answer(
-        cache,
-        session,
-        ("flat", item_id, str(quantity), day),
-        lambda s: service.explode_flat(session=s, item_id=item_id, quantity=quantity, at=day),
-    )
+
+    async def flat(s: AsyncSession) -> dict[str, Any]:
+        unit = await cached_value(
+            structures,
+            s,
+            ("flat", item_id, day),
+            lambda s: service.unit_flat(session=s, item_id=item_id, at=day),
+        )
+        return service.flat_payload(unit, quantity)
+
+    return await _cached_answer(cache, session, ("flat", item_id, str(quantity), day), flat)
 
 
 @router.get(

@@ -10,10 +10,10 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import MAX_PREC, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
@@ -550,11 +550,12 @@ CARRY = 12
 ROW_BATCH = 1000  # explosion rows turned into Python rows at a time
 
 
-def _explosion_cte(*, with_item: bool) -> str:
+def _explosion_cte(*, with_item: bool, carry: int = CARRY) -> str:
     """The recursive CTE `tree` of every line occurrence below :bom_id, level by level; `node`
     is the occurrence's key (its line ids joined by dots) and `parent` its parent's ('' at
     level 1). `with_item` carries the component's code, name and unit (an index lookup per
-    row instead of hashing the whole item table afterwards)."""
+    row instead of hashing the whole item table afterwards); quantities are carried to `carry`
+    decimals per level."""
     item_cols = ", i.code, i.name, i.unit" if with_item else ""
     item_join = "JOIN item i ON i.id = l.component_item_id" if with_item else ""
     item_names = ", code, name, unit" if with_item else ""
@@ -565,14 +566,14 @@ def _explosion_cte(*, with_item: bool) -> str:
          {item_names}) AS (
         SELECT l.id::text, '', l.id, b.id, l.component_item_id, 1,
                round(CAST(:qty AS numeric) / b.quantity * l.quantity * (1 + l.scrap_factor),
-                     {CARRY}),
+                     {carry}),
                ARRAY[b.item_id, l.component_item_id],
                l.quantity, l.scrap_factor, l.operation_seq, l.position {item_cols}
         FROM bom b JOIN bom_line l ON l.bom_id = b.id {item_join}
         WHERE b.id = :bom_id
         UNION ALL
         SELECT t.node || '.' || l.id, t.node, l.id, e.id, l.component_item_id, t.level + 1,
-               round(t.qty / e.quantity * l.quantity * (1 + l.scrap_factor), {CARRY}),
+               round(t.qty / e.quantity * l.quantity * (1 + l.scrap_factor), {carry}),
                t.path || l.component_item_id,
                l.quantity, l.scrap_factor, l.operation_seq, l.position {item_cols}
         FROM tree t
@@ -593,49 +594,42 @@ EXPLOSION_SQL = text(
 """Every line occurrence below a BOM version, one row per node of the exploded tree. Rows come
 level by level; the tree is assembled (and children ordered by position) in Python."""
 
-TREE_SQL = text(
-    _explosion_cte(with_item=True)
+UNIT_CARRY = 24
+"""Decimals of the per-unit factors answers are scaled from. A top quantity has at most 12
+integral and 6 decimal digits, so its product with a factor carried to 24 decimals through 64
+levels is within 10^-10 of the exact value: the 6 decimals returned are the exact value's."""
+
+UNIT_TREE_SQL = text(
+    _explosion_cte(with_item=True, carry=UNIT_CARRY)
     + """
     SELECT t.node, t.parent, t.line_id, t.bom_id, t.level, t.item_id, t.code, t.name, t.unit,
-           t.per::float8, t.scrap::float8, t.op_seq, round(t.qty, 6)::float8
+           t.per::float8, t.scrap::float8, t.op_seq, t.qty
     FROM tree t ORDER BY t.level, t.pos
     """
 )
-"""The explosion as JSON-ready values: numbers as floats rounded to the 6 returned decimals,
-rows by level and, within a level, by line position (so every parent's children arrive in
-position order)."""
+"""The explosion of one unit (bind :qty to 1) as JSON-ready values, each node's quantity the
+exact factor per unit of the top item: rows by level and, within a level, by line position
+(so every parent's children arrive in position order)."""
 
-
-def _round6_half_even(value: str) -> str:
-    """SQL rounding the exact numeric `value` to 6 decimals, ties to even as Decimal.quantize
-    rounds (PostgreSQL's round() takes ties away from zero)."""
-    return (
-        f"CASE WHEN abs({value} - trunc({value}, 6)) = 0.0000005 "
-        f"AND mod(trunc({value} * 1000000), 2) = 0 THEN trunc({value}, 6) "
-        f"ELSE round({value}, 6) END"
-    )
-
-
-FLAT_SQL = text(
-    _explosion_cte(with_item=False)
-    + f""",
+UNIT_FLAT_SQL = text(
+    _explosion_cte(with_item=False, carry=UNIT_CARRY)
+    + """,
     per_item AS (
         SELECT t.item_id, sum(t.qty) AS qty, min(t.level) AS min_level,
                max(t.level) AS max_level, count(*) AS occurrences
         FROM tree t GROUP BY t.item_id
     ),
     made AS (SELECT DISTINCT t.path[t.level] AS item_id FROM tree t WHERE t.level > 1)
-    SELECT p.item_id, i.code, i.name, i.unit, ({_round6_half_even("p.qty")})::float8,
-           p.min_level, p.max_level, p.occurrences, p.item_id IN (SELECT m.item_id FROM made m)
+    SELECT p.item_id, i.code, i.name, i.unit, p.qty, p.min_level, p.max_level, p.occurrences,
+           p.item_id IN (SELECT m.item_id FROM made m)
     FROM per_item p JOIN item i ON i.id = p.item_id
     ORDER BY p.min_level, i.code COLLATE "C"
     """
 )
-"""The explosion summed per component item as JSON-ready values: the exact sum of the
-occurrences' quantities (each carried at 12 decimals) rounded to 6 decimals, the lowest and
-deepest level, the number of occurrences, and whether the item is exploded further (it is the
-parent, `path[level]`, of some deeper occurrence). By lowest level, then code in code-point
-order (as Python compares strings; codes are ASCII)."""
+"""The explosion of one unit (bind :qty to 1) summed per component item: the exact sum of the
+occurrences' factors, the lowest and deepest level, the number of occurrences, and whether the
+item is exploded further (it is the parent, `path[level]`, of some deeper occurrence). By lowest
+level, then code in code-point order (as Python compares strings; codes are ASCII)."""
 
 
 WHERE_USED_SQL = text(
@@ -722,9 +716,37 @@ def json_number(value: Decimal) -> int | float:
     return int(number) if number.is_integer() else number
 
 
-def tree_payload(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Nested JSON-ready nodes (the ExplosionNode shape) from TREE_SQL rows, which come parents
-    first and children in position order.
+@dataclass(frozen=True, slots=True)
+class UnitExplosion:
+    """An item's explosion for one unit of it through the BOM versions effective on a day, as
+    the unit query's rows (UNIT_TREE_SQL or UNIT_FLAT_SQL). Any top quantity's answer is
+    scaled from it (`tree_payload`, `flat_payload`) without walking the BOMs again."""
+
+    item_id: int
+    item_code: str
+    bom_id: int
+    at: date
+    rows: tuple[Sequence[Any], ...]
+
+
+SCALE = Context(prec=MAX_PREC, rounding=ROUND_HALF_UP)  # exact products, ties away from zero
+SUM = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN)  # exact products, ties to even
+
+
+def scaled(quantity: Decimal, factor: Decimal, context: Context = SCALE) -> float:
+    """`quantity` units times a per-unit factor, rounded to the 6 returned decimals.
+
+    >>> scaled(Decimal(10), Decimal("2.02000000000000000000005")), scaled(Decimal(3), Decimal(1))
+    (20.2, 3.0)
+    >>> scaled(Decimal(1), Decimal("0.0000025")), scaled(Decimal(1), Decimal("0.0000025"), SUM)
+    (3e-06, 2e-06)
+    """
+    return float(context.multiply(quantity, factor).quantize(Q6, context=context))
+
+
+def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[str, Any]]:
+    """Nested JSON-ready nodes (the ExplosionNode shape) for `quantity` top units, from
+    UNIT_TREE_SQL rows, which come parents first and children in position order.
 
     Plain dicts: ~10^4 nodes are built and serialised without model overhead. A node's
     `children` stays the empty tuple until its first child arrives, so a leaf dict holds only
@@ -733,7 +755,9 @@ def tree_payload(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
     """
     roots: list[dict[str, Any]] = []
     nodes: dict[str, dict[str, Any]] = {}
-    for key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, qty in rows:
+    mul, to6 = SCALE.multiply, SCALE.quantize  # bound once for the loop
+    for key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, f in rows:
+        qty = float(to6(mul(quantity, f), Q6))
         node: dict[str, Any] = {
             "line_id": line,
             "bom_id": bom_id,
@@ -761,23 +785,51 @@ def tree_payload(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
     return roots
 
 
+async def _unit(
+    session: AsyncSession, sql: TextClause, item_id: int, at: date | None
+) -> UnitExplosion:
+    day = at or today()
+    item, bom_id = await _top(session, item_id, day)
+    result = await session.execute(sql, {"bom_id": bom_id, "qty": 1, "at": day})
+    # rows are read in batches, so only one batch of row objects is alive at a time
+    rows = tuple(tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch)
+    return UnitExplosion(item.id, item.code, bom_id, day, rows)
+
+
+async def unit_tree(
+    *, session: AsyncSession, item_id: int, at: date | None = None
+) -> UnitExplosion:
+    """The explosion tree of one unit of the item (one recursive query)."""
+    return await _unit(session, UNIT_TREE_SQL, item_id, at)
+
+
+async def unit_flat(
+    *, session: AsyncSession, item_id: int, at: date | None = None
+) -> UnitExplosion:
+    """The explosion of one unit of the item summed per component item (one query)."""
+    return await _unit(session, UNIT_FLAT_SQL, item_id, at)
+
+
+def _header(unit: UnitExplosion, quantity: int | float) -> dict[str, Any]:
+    return {
+        "item_id": unit.item_id,
+        "item_code": unit.item_code,
+        "quantity": quantity,
+        "at": unit.at.isoformat(),
+        "bom_id": unit.bom_id,
+    }
+
+
+def scaled_tree(unit: UnitExplosion, quantity: Decimal) -> dict[str, Any]:
+    """The explosion tree of `quantity` units as JSON-ready data (the ExplosionTree shape)."""
+    return {**_header(unit, json_number(quantity)), "nodes": tree_payload(unit.rows, quantity)}
+
+
 async def explosion_payload(
     *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
 ) -> dict[str, Any]:
     """The explosion tree as JSON-ready data (the ExplosionTree shape)."""
-    day = at or today()
-    item, bom_id = await _top(session, item_id, day)
-    result = await session.execute(TREE_SQL, {"bom_id": bom_id, "qty": quantity, "at": day})
-    # rows are read in batches, so only one batch of row objects is alive at a time
-    rows = (row for batch in result.partitions(ROW_BATCH) for row in batch)
-    return {
-        "item_id": item.id,
-        "item_code": item.code,
-        "quantity": json_number(quantity),
-        "at": day.isoformat(),
-        "bom_id": bom_id,
-        "nodes": tree_payload(rows),
-    }
+    return scaled_tree(await unit_tree(session=session, item_id=item_id, at=at), quantity)
 
 
 async def explode(
@@ -788,26 +840,31 @@ async def explode(
     return ExplosionTree.model_validate(payload)
 
 
-def flat_components(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """JSON-ready components (the FlatRequirement shape) from FLAT_SQL rows, in row order.
+def _component(row: Sequence[Any], quantity: Decimal) -> dict[str, Any]:
+    item, code, name, unit, total, min_level, max_level, occurrences, has_bom = row
+    return {
+        "item_id": item,
+        "item_code": code,
+        "item_name": name,
+        "unit": unit,
+        "quantity": scaled(quantity, total, SUM),
+        "min_level": min_level,
+        "max_level": max_level,
+        "occurrences": occurrences,
+        "has_bom": has_bom,
+    }
+
+
+def flat_payload(unit: UnitExplosion, quantity: Decimal) -> dict[str, Any]:
+    """The explosion of `quantity` units summed per component item as JSON-ready data (the
+    ExplosionFlat shape), from UNIT_FLAT_SQL rows in their order: each total is the exact sum
+    times the quantity, rounded to 6 decimals with ties to even.
 
     Quantities stay floats even when integral (`22.0`): that is how the Quantity type has
     always encoded the flat answer through its model, and the bytes must not change.
     """
-    return [
-        {
-            "item_id": item,
-            "item_code": code,
-            "item_name": name,
-            "unit": unit,
-            "quantity": qty,
-            "min_level": min_level,
-            "max_level": max_level,
-            "occurrences": occurrences,
-            "has_bom": has_bom,
-        }
-        for item, code, name, unit, qty, min_level, max_level, occurrences, has_bom in rows
-    ]
+    components = [_component(row, quantity) for row in unit.rows]
+    return {**_header(unit, float(quantity)), "components": components}
 
 
 async def explode_flat(
@@ -815,17 +872,7 @@ async def explode_flat(
 ) -> dict[str, Any]:
     """Multi-level explosion summed per component item, as JSON-ready data (the ExplosionFlat
     shape): one query sums the occurrences per item, components come by lowest level then code."""
-    day = at or today()
-    item, bom_id = await _top(session, item_id, day)
-    result = await session.execute(FLAT_SQL, {"bom_id": bom_id, "qty": quantity, "at": day})
-    return {
-        "item_id": item.id,
-        "item_code": item.code,
-        "quantity": float(quantity),
-        "at": day.isoformat(),
-        "bom_id": bom_id,
-        "components": flat_components(result.all()),
-    }
+    return flat_payload(await unit_flat(session=session, item_id=item_id, at=at), quantity)
 
 
 async def _where_used_rows(session: AsyncSession, item_id: int, at: date) -> tuple[Item, list[Any]]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 import httpx
@@ -20,8 +21,8 @@ from sqlalchemy import event
 
 from core.app import create_app
 from core.bom import service
-from core.bom.cache import RECENT_S, ResultCache, for_app, refresh_loop
-from core.bom.service import today
+from core.bom.cache import RECENT_S, ResultCache, for_app, refresh_loop, structures_for_app
+from core.bom.service import Q6, today
 from tests.core.bom.helpers import make_bom, make_item, make_pump
 from tests.support.api import api_client, api_settings, principal_for
 from tests.support.databases import TestDb
@@ -262,6 +263,50 @@ async def test_every_parameter_is_part_of_the_key(app: FastAPI) -> None:
     assert now[0]["nodes"][0]["quantity"] == 22
 
 
+QUANTITIES = ["10", "3.5", "0.000001", "1234.567891", "999999999999.999999"]
+
+
+async def test_any_quantity_is_scaled_from_one_unit_explosion(app: FastAPI) -> None:
+    async with planner(app) as client:
+        s = await make_pump(client)
+        top = s["items"]["PUMP"]["id"]
+        url = f"/api/v1/bom/items/{top}/explosion"
+        trees, flats = [], []
+        with recursive_queries(app) as ran:
+            for quantity in QUANTITIES:
+                params = {"quantity": quantity}
+                trees.append((await client.get(url, params=params)).json())
+                flats.append((await client.get(f"{url}/flat", params=params)).json())
+        assert len(ran) == 2  # one unit query for the tree, one for the flat answer
+        structures = structures_for_app(app)
+        assert (structures.hits, structures.misses, len(structures)) == (8, 2, 2)
+        async with app.state.db.sessions() as session:
+            for quantity, tree in zip(QUANTITIES, trees, strict=True):
+                # oracle: the query that carries the top quantity itself through the levels
+                rows = await service.explosion_rows(
+                    session, bom_id=tree["bom_id"], quantity=Decimal(quantity), at=today()
+                )
+                expected = {
+                    r.line_path: float(r.quantity.quantize(Q6, ROUND_HALF_UP)) for r in rows
+                }
+                assert nodes_by_path(tree["nodes"]) == expected
+    for quantity, flat in zip(QUANTITIES, flats, strict=True):
+        shaft = next(c for c in flat["components"] if c["item_code"] == "SHAFT")
+        assert shaft["quantity"] == float((Decimal(quantity) * Decimal("2.2")).quantize(Q6))
+
+
+def nodes_by_path(
+    nodes: list[dict[str, Any]], above: tuple[int, ...] = ()
+) -> dict[tuple[int, ...], float]:
+    """Every node's quantity by its line path."""
+    out: dict[tuple[int, ...], float] = {}
+    for node in nodes:
+        path = (*above, node["line_id"])
+        out[path] = node["quantity"]
+        out.update(nodes_by_path(node["children"], path))
+    return out
+
+
 async def test_zero_entries_disables_the_cache(db: TestDb) -> None:
     async with other_app(db, bom_cache_entries=0) as app, planner(app) as client:
         s = await make_pump(client)
@@ -287,7 +332,9 @@ async def test_cache_is_bounded_least_recently_used_first(db: TestDb) -> None:
         assert ran == []
         with recursive_queries(app) as ran:
             await client.get(url, params={"quantity": "2"})
-        assert len(ran) == 1 and len(cache) == 2
+        # computed again, from the unit explosion the process still keeps: no query
+        assert ran == [] and cache.misses == 4 and len(cache) == 2
+        assert len(structures_for_app(app)) == 1
 
 
 async def test_errors_are_not_cached(app: FastAPI) -> None:
@@ -303,7 +350,7 @@ async def test_errors_are_not_cached(app: FastAPI) -> None:
 
 
 def test_result_cache_keeps_entries_of_one_generation() -> None:
-    cache = ResultCache(3)
+    cache: ResultCache[bytes] = ResultCache(3)
     cache.put("k", 7, b"{}")
     assert cache.get("k", 7) == b"{}" and cache.fresh("k", 7)
     assert cache.get("k", 8) is None  # stale: its bytes are dropped, its place and recipe kept
@@ -316,14 +363,14 @@ async def test_concurrent_readers_after_a_change_share_one_explosion(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate, computed = asyncio.Event(), []
-    explode = service.explosion_payload
+    explode = service.unit_tree
 
-    async def held(**kwargs: Any) -> dict[str, Any]:  # the first caller's computation, held
+    async def held(**kwargs: Any) -> service.UnitExplosion:  # the first caller's query, held
         computed.append(kwargs["item_id"])
         await gate.wait()
         return await explode(**kwargs)
 
-    monkeypatch.setattr(service, "explosion_payload", held)
+    monkeypatch.setattr(service, "unit_tree", held)
     cache = for_app(app)
     async with planner(app) as client:
         s = await make_pump(client)
@@ -338,14 +385,17 @@ async def test_concurrent_readers_after_a_change_share_one_explosion(
     assert (cache.shared, len(cache)) == (5, 1)
 
 
-async def _computing(cache: ResultCache, compute: Callable[[], Awaitable[bytes]], n: int) -> Any:
+async def _computing(
+    cache: ResultCache[bytes], compute: Callable[[], Awaitable[bytes]], n: int
+) -> Any:
     tasks = [asyncio.create_task(cache.computed("k", 1, compute)) for _ in range(n)]
     await asyncio.sleep(0)  # every task reaches its first await: one computes, the rest wait
     return tasks
 
 
 async def test_a_shared_error_reaches_every_caller_and_is_not_kept() -> None:
-    cache, gate, calls = ResultCache(4), asyncio.Event(), []
+    cache: ResultCache[bytes] = ResultCache(4)
+    gate, calls = asyncio.Event(), []
 
     async def failing() -> bytes:
         calls.append(1)
@@ -360,7 +410,8 @@ async def test_a_shared_error_reaches_every_caller_and_is_not_kept() -> None:
 
 
 async def test_when_the_computing_caller_is_cancelled_a_waiter_computes() -> None:
-    cache, gate = ResultCache(4), asyncio.Event()
+    cache: ResultCache[bytes] = ResultCache(4)
+    gate = asyncio.Event()
 
     async def slow() -> bytes:
         await gate.wait()
