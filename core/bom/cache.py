@@ -53,7 +53,8 @@ ANSWERS = Counter(
 STRUCTURES = Counter(
     "mes_bom_structures_total",
     "Unit explosions (what explosion answers of any quantity are scaled from) by how they were "
-    "obtained: hit (cached), computed (one recursive query), shared (another caller's query)",
+    "obtained: hit (cached), kept (no item of theirs changed since), patched (changed subtrees "
+    "walked again), computed (walked whole), shared (another caller's walk or patch)",
     ["outcome"],
 )
 T = TypeVar("T")
@@ -127,6 +128,22 @@ class ResultCache(Generic[T]):
         self.hits += 1
         self.metric.labels("hit").inc()
         return entry.body
+
+    def peek(self, key: Hashable, current: int) -> tuple[int, T] | None:
+        """The value kept for `key` and its generation, also an older generation's (for the
+        caller to validate): a read, counted as a hit when it is of `current` or newer."""
+        entry = self._entries.get(key)
+        if entry is None or entry.body is None:
+            self.misses += 1
+            return None
+        entry.read_at = time.monotonic()
+        self._entries.move_to_end(key)
+        if entry.generation >= current:
+            self.hits += 1
+            self.metric.labels("hit").inc()
+        else:
+            self.misses += 1
+        return entry.generation, entry.body
 
     def fresh(self, key: Hashable, current: int) -> bool:
         """Whether `key` holds an answer of generation `current` (not counted as a read)."""
@@ -254,7 +271,7 @@ def for_app(app: FastAPI) -> ResultCache[bytes]:
     return cache
 
 
-def structures_for_app(app: FastAPI) -> ResultCache[Any]:
+def structures_for_app(app: FastAPI) -> ResultCache[Any]:  # of core.bom.service.UnitExplosion
     """The app's cache of unit explosions: at most `STRUCTURES_MAX`, none when answers are not
     kept (`bom_cache_entries` 0)."""
     cache: ResultCache[Any] | None = getattr(app.state, "bom_structures", None)
@@ -263,23 +280,6 @@ def structures_for_app(app: FastAPI) -> ResultCache[Any]:
         cache = ResultCache(entries, STRUCTURES)
         app.state.bom_structures = cache
     return cache
-
-
-async def cached_value(
-    cache: ResultCache[T],
-    session: AsyncSession,
-    key: Hashable,
-    compute: Callable[[AsyncSession], Awaitable[T]],
-) -> T:
-    """`compute(session)`'s value, from the cache while the BOM generation is unchanged (one
-    shared computation per key and generation). Errors are not cached."""
-    if not cache.enabled:
-        return await compute(session)
-    current = await generation(session)
-    value = cache.get(key, current)
-    if value is not None:
-        return value
-    return await cache.computed(key, current, partial(compute, session))
 
 
 async def cached_json(

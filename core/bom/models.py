@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     Date,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -145,3 +147,15 @@ class BomGeneration(Base):
     value: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+bom_change = Table(
+    "bom_change",
+    Base.metadata,
+    Column("generation", BigInteger, nullable=False),
+    Column("item_id", Integer, nullable=True),  # NULL: every item
+    Index("ix_bom_change_generation", "generation"),
+)
+"""The items whose explosion inputs each BOM generation changed (a BOM version's lines or
+header, an item's code, name or unit); written by triggers (migration 0111), read by
+core.bom.structures to keep or patch cached explosions."""

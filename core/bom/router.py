@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.auth.deps import require
 from core.auth.principal import Principal
 from core.bom import service
-from core.bom.cache import ResultCache, cached_json, cached_value, for_app, structures_for_app
+from core.bom.cache import ResultCache, cached_json, for_app, structures_for_app
 from core.bom.models import BomStatus
 from core.bom.schemas import (
     BomActivate,
@@ -30,6 +30,7 @@ from core.bom.schemas import (
     WhereUsedFlat,
     WhereUsedTree,
 )
+from core.bom.structures import unit_explosion
 from core.common.listing import ListParamsDep
 from core.common.schemas import Page
 from core.db import SessionDep
@@ -62,12 +63,12 @@ def _cache(request: Request) -> ResultCache[bytes]:
     return for_app(request.app)
 
 
-def _structures(request: Request) -> ResultCache[Any]:
+def _structures(request: Request) -> ResultCache[service.UnitExplosion]:
     return structures_for_app(request.app)
 
 
 CacheDep = Annotated[ResultCache[bytes], Depends(_cache)]
-StructuresDep = Annotated[ResultCache[Any], Depends(_structures)]
+StructuresDep = Annotated[ResultCache[service.UnitExplosion], Depends(_structures)]
 
 
 async def _cached_answer(
@@ -279,11 +280,12 @@ async def explode_bom(
     day = at or service.today()
 
     async def tree(s: AsyncSession) -> dict[str, Any]:
-        unit = await cached_value(
+        unit = await unit_explosion(
             structures,
             s,
             ("tree", item_id, day),
             lambda s: service.unit_tree(session=s, item_id=item_id, at=day),
+            lambda s, unit, changed: service.patched_tree(session=s, unit=unit, changed=changed),
         )
         return service.scaled_tree(unit, quantity)
 
@@ -311,7 +313,7 @@ async def explode_bom_flat(
     day = at or service.today()
 
     async def flat(s: AsyncSession) -> dict[str, Any]:
-        unit = await cached_value(
+        unit = await unit_explosion(
             structures,
             s,
             ("flat", item_id, day),

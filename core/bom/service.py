@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import MAX_PREC, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
@@ -550,27 +550,41 @@ CARRY = 12
 ROW_BATCH = 1000  # explosion rows turned into Python rows at a time
 
 
-def _explosion_cte(*, with_item: bool, carry: int = CARRY) -> str:
+def _explosion_cte(*, with_item: bool, carry: int = CARRY, seeded: bool = False) -> str:
     """The recursive CTE `tree` of every line occurrence below :bom_id, level by level; `node`
     is the occurrence's key (its line ids joined by dots) and `parent` its parent's ('' at
     level 1). `with_item` carries the component's code, name and unit (an index lookup per
     row instead of hashing the whole item table afterwards); quantities are carried to `carry`
-    decimals per level."""
+    decimals per level.
+
+    `seeded` starts instead from given occurrences (of a tree walked before) and walks their
+    subtrees exactly as the whole walk would: arrays :nodes, :parents, :lines, :levels, :qtys
+    (carried quantities) and :paths (item ids from the top, comma-separated)."""
     item_cols = ", i.code, i.name, i.unit" if with_item else ""
     item_join = "JOIN item i ON i.id = l.component_item_id" if with_item else ""
     item_names = ", code, name, unit" if with_item else ""
-    return f"""
-    WITH RECURSIVE
-    eff AS MATERIALIZED (SELECT b.id, b.item_id, b.quantity FROM bom b WHERE {EFFECTIVE}),
-    tree(node, parent, line_id, bom_id, item_id, level, qty, path, per, scrap, op_seq, pos
-         {item_names}) AS (
+    start = f"""
         SELECT l.id::text, '', l.id, b.id, l.component_item_id, 1,
                round(CAST(:qty AS numeric) / b.quantity * l.quantity * (1 + l.scrap_factor),
                      {carry}),
                ARRAY[b.item_id, l.component_item_id],
                l.quantity, l.scrap_factor, l.operation_seq, l.position {item_cols}
         FROM bom b JOIN bom_line l ON l.bom_id = b.id {item_join}
-        WHERE b.id = :bom_id
+        WHERE b.id = :bom_id"""
+    if seeded:
+        start = f"""
+        SELECT s.node, s.parent, l.id, l.bom_id, l.component_item_id, s.level, s.qty,
+               string_to_array(s.path, ',')::int[],
+               l.quantity, l.scrap_factor, l.operation_seq, l.position {item_cols}
+        FROM unnest(CAST(:nodes AS text[]), CAST(:parents AS text[]), CAST(:lines AS int[]),
+                    CAST(:levels AS int[]), CAST(:qtys AS numeric[]), CAST(:paths AS text[]))
+             AS s(node, parent, line_id, level, qty, path)
+        JOIN bom_line l ON l.id = s.line_id {item_join}"""
+    return f"""
+    WITH RECURSIVE
+    eff AS MATERIALIZED (SELECT b.id, b.item_id, b.quantity FROM bom b WHERE {EFFECTIVE}),
+    tree(node, parent, line_id, bom_id, item_id, level, qty, path, per, scrap, op_seq, pos
+         {item_names}) AS ({start}
         UNION ALL
         SELECT t.node || '.' || l.id, t.node, l.id, e.id, l.component_item_id, t.level + 1,
                round(t.qty / e.quantity * l.quantity * (1 + l.scrap_factor), {carry}),
@@ -599,17 +613,19 @@ UNIT_CARRY = 24
 integral and 6 decimal digits, so its product with a factor carried to 24 decimals through 64
 levels is within 10^-10 of the exact value: the 6 decimals returned are the exact value's."""
 
-UNIT_TREE_SQL = text(
-    _explosion_cte(with_item=True, carry=UNIT_CARRY)
-    + """
+UNIT_TREE_ROWS = """
     SELECT t.node, t.parent, t.line_id, t.bom_id, t.level, t.item_id, t.code, t.name, t.unit,
            t.per::float8, t.scrap::float8, t.op_seq, t.qty
     FROM tree t ORDER BY t.level, t.pos
-    """
-)
+"""
+UNIT_TREE_SQL = text(_explosion_cte(with_item=True, carry=UNIT_CARRY) + UNIT_TREE_ROWS)
 """The explosion of one unit (bind :qty to 1) as JSON-ready values, each node's quantity the
 exact factor per unit of the top item: rows by level and, within a level, by line position
 (so every parent's children arrive in position order)."""
+SEEDED_TREE_SQL = text(
+    _explosion_cte(with_item=True, carry=UNIT_CARRY, seeded=True) + UNIT_TREE_ROWS
+)
+"""The same rows for the subtrees of given occurrences, the occurrences included."""
 
 UNIT_FLAT_SQL = text(
     _explosion_cte(with_item=False, carry=UNIT_CARRY)
@@ -727,6 +743,8 @@ class UnitExplosion:
     bom_id: int
     at: date
     rows: tuple[Sequence[Any], ...]
+    items: frozenset[int]
+    """The item and every item in its tree: the items whose changes can change this answer."""
 
 
 SCALE = Context(prec=MAX_PREC, rounding=ROUND_HALF_UP)  # exact products, ties away from zero
@@ -786,28 +804,81 @@ def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[
 
 
 async def _unit(
-    session: AsyncSession, sql: TextClause, item_id: int, at: date | None
+    session: AsyncSession, sql: TextClause, item_column: int, item_id: int, at: date | None
 ) -> UnitExplosion:
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
     result = await session.execute(sql, {"bom_id": bom_id, "qty": 1, "at": day})
     # rows are read in batches, so only one batch of row objects is alive at a time
     rows = tuple(tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch)
-    return UnitExplosion(item.id, item.code, bom_id, day, rows)
+    items = frozenset(row[item_column] for row in rows) | {item.id}
+    return UnitExplosion(item.id, item.code, bom_id, day, rows, items)
 
 
 async def unit_tree(
     *, session: AsyncSession, item_id: int, at: date | None = None
 ) -> UnitExplosion:
     """The explosion tree of one unit of the item (one recursive query)."""
-    return await _unit(session, UNIT_TREE_SQL, item_id, at)
+    return await _unit(session, UNIT_TREE_SQL, TREE_ITEM, item_id, at)
 
 
 async def unit_flat(
     *, session: AsyncSession, item_id: int, at: date | None = None
 ) -> UnitExplosion:
     """The explosion of one unit of the item summed per component item (one query)."""
-    return await _unit(session, UNIT_FLAT_SQL, item_id, at)
+    return await _unit(session, UNIT_FLAT_SQL, FLAT_ITEM, item_id, at)
+
+
+TREE_ITEM, FLAT_ITEM = 5, 0  # where the item id is in a unit tree row, a unit flat row
+
+
+def _path(by_key: dict[str, Sequence[Any]], row: Sequence[Any], top: int) -> str:
+    """The item ids from the top item down to `row`'s item, as the walk carries them."""
+    items = [row[TREE_ITEM]]
+    while parent := row[1]:
+        row = by_key[parent]
+        items.append(row[TREE_ITEM])
+    return ",".join(map(str, [top, *reversed(items)]))
+
+
+async def patched_tree(
+    *, session: AsyncSession, unit: UnitExplosion, changed: frozenset[int]
+) -> UnitExplosion:
+    """`unit` (a unit tree) after changes to the `changed` items (not its top item): the
+    subtrees of the topmost occurrences of changed items are walked again, by one query seeded
+    with those occurrences, and take the place of the old ones. The rest is kept: nothing
+    else in it depends on the changed items."""
+    rows, by_key = unit.rows, {row[0]: row for row in unit.rows}
+    replaced: set[str] = set()
+    seeds: list[Sequence[Any]] = []
+    for row in rows:  # parents come before their children
+        if row[1] in replaced:
+            replaced.add(row[0])
+        elif row[TREE_ITEM] in changed:
+            replaced.add(row[0])
+            seeds.append(row)
+    if not seeds:
+        return unit
+    params = {
+        "nodes": [row[0] for row in seeds],
+        "parents": [row[1] for row in seeds],
+        "lines": [row[2] for row in seeds],
+        "levels": [row[4] for row in seeds],
+        "qtys": [row[-1] for row in seeds],
+        "paths": [_path(by_key, row, unit.item_id) for row in seeds],
+        "at": unit.at,
+    }
+    result = await session.execute(SEEDED_TREE_SQL, params)
+    walked = [tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch]
+    again = {row[0]: row for row in walked}
+    seeded = {row[0] for row in seeds}
+    kept = [again.get(row[0]) if row[0] in seeded else row for row in rows]
+    merged = (
+        *(row for row in kept if row is not None and (row[0] in seeded or row[0] not in replaced)),
+        *(row for row in walked if row[0] not in seeded),
+    )
+    items = frozenset(row[TREE_ITEM] for row in merged) | {unit.item_id}
+    return replace(unit, rows=merged, items=items)
 
 
 def _header(unit: UnitExplosion, quantity: int | float) -> dict[str, Any]:
