@@ -481,20 +481,26 @@ async def cached_rows(
 
 
 def after_change(
-    api: Served, db: TestDb, request: tuple[str, tuple[tuple[str, str], ...]], wait_s: float
+    api: Served,
+    db: TestDb,
+    request: tuple[str, tuple[tuple[str, str], ...]],
+    wait_s: float,
+    bom_id: int = 1,
 ) -> dict[str, Any]:
     """One reader's latency for `request` `wait_s` after a BOM change, over HTTP, 9 rounds.
 
     Each round first reads the answer on new connections until every worker has served it
     (recently read answers are what a process refreshes), then commits a real change (the
-    scrap factor of one line of the top BOM, alternating) and reads once on a new connection.
+    scrap factor of one line of BOM `bom_id`, alternating; the top BOM by default) and reads
+    once on a new connection.
     """
     url, params = request
     headers = {"Authorization": f"Bearer {api.token()}"}
     latencies = []
     with psycopg.connect(db.conninfo, autocommit=True) as conn:
         line = conn.execute(
-            "SELECT id FROM bom_line WHERE bom_id = 1 ORDER BY position LIMIT 1"
+            "SELECT id FROM bom_line WHERE bom_id = %(bom)s ORDER BY position LIMIT 1",
+            {"bom": bom_id},
         ).fetchone()
         assert line is not None
         for n in range(10):
@@ -514,6 +520,25 @@ def after_change(
             if n:  # the first round warms up
                 latencies.append(elapsed)
     return summary(latencies)
+
+
+SUB_ASSEMBLY = 10  # the first item on level 3 (its BOM's id too): 822 nodes below it
+
+
+def other_product(db: TestDb) -> int:
+    """A small BOM of items outside the big tree; returns its id."""
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO bom (item_id, version, status, quantity, effective_from) "
+            "VALUES (49999, 1, 'active', 1, '2020-01-01') RETURNING id"
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "INSERT INTO bom_line (bom_id, position, component_item_id, quantity, unit, "
+            "scrap_factor) VALUES (%(bom)s, 10, 49998, 2, 'pcs', 0)",
+            {"bom": row[0]},
+        )
+    return int(row[0])
 
 
 def new_quantity(request: Request, rng: random.Random) -> Request:
@@ -547,6 +572,7 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
             out[f"{name}_paced"] = measure(api, plans, paced=True)
             print(name, out[f"{name}_closed_loop"], out[f"{name}_paced"], sep="\n  ")
 
+    other = other_product(db)
     with served(db, env={"MES_BOM_CACHE_ENTRIES": "0"}) as cold:  # computed every time
         measure_all(cold, [("work_order_list_search_filter", plans_for(listing)), *bom_reads])
         entries = os.environ["MES_BOM_CACHE_ENTRIES"]
@@ -562,6 +588,10 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
                     cached, db, explosion, wait
                 )
                 print(wait, out[f"explosion_tree_cached_1_client_{wait}s_after_change"])
+            for name, bom_id in [("sub_assembly", SUB_ASSEMBLY), ("other_product", other)]:
+                key = f"explosion_tree_cached_1_client_0s_after_{name}_change"
+                out[key] = after_change(cached, db, explosion, 0, bom_id)
+                print(key, out[key])
     return out
 
 

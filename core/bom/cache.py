@@ -285,14 +285,14 @@ def structures_for_app(app: FastAPI) -> ResultCache[Any]:  # of core.bom.service
 async def cached_json(
     cache: ResultCache[bytes], session: AsyncSession, key: Hashable, compute: Compute
 ) -> bytes:
-    """The JSON encoding of `compute(session)`'s JSON-ready result, from the cache when still
-    valid.
+    """The JSON encoding of `compute(session)`'s JSON-ready result (or its bytes, if it encoded
+    them), from the cache when still valid.
 
     Errors raised by `compute` are not cached; callers that were sharing the computation get
     the same error.
     """
     if not cache.enabled:
-        return orjson.dumps(await compute(session))
+        return await _encoded(compute, session)
     current = await generation(session)
     body = cache.get(key, current)
     if body is not None:
@@ -301,7 +301,9 @@ async def cached_json(
 
 
 async def _encoded(compute: Compute, session: AsyncSession) -> bytes:
-    return orjson.dumps(await compute(session))
+    """`compute(session)`'s answer as JSON (an answer already encoded is used as it is)."""
+    answer = await compute(session)
+    return answer if isinstance(answer, bytes) else orjson.dumps(answer)
 
 
 async def refresh_loop(

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from core.bom.schemas import (
     WhereUsedFlat,
     WhereUsedTree,
 )
-from core.bom.structures import unit_explosion
+from core.bom.structures import Kept, unit_explosion
 from core.common.listing import ListParamsDep
 from core.common.schemas import Page
 from core.db import SessionDep
@@ -63,28 +64,29 @@ def _cache(request: Request) -> ResultCache[bytes]:
     return for_app(request.app)
 
 
-def _structures(request: Request) -> ResultCache[service.UnitExplosion]:
+def _structures(request: Request) -> ResultCache[Kept]:
     return structures_for_app(request.app)
 
 
 CacheDep = Annotated[ResultCache[bytes], Depends(_cache)]
-StructuresDep = Annotated[ResultCache[service.UnitExplosion], Depends(_structures)]
+StructuresDep = Annotated[ResultCache[Kept], Depends(_structures)]
 
 
 async def _cached_answer(
     cache: ResultCache[bytes],
     session: AsyncSession,
     key: Hashable,
-    compute: Callable[[AsyncSession], Awaitable[BaseModel | dict[str, Any]]],
+    compute: Callable[[AsyncSession], Awaitable[BaseModel | dict[str, Any] | bytes]],
 ) -> Response:
     """The answer to an explosion or where-used read, from the cache while the BOMs are unchanged.
 
-    Answers are encoded once (from the model's JSON-ready data) and may be served from the
-    cache: the shape is the response model's, which stays the documented contract. `compute`
-    takes the session to read with, so the cache can compute the answer again after a change.
+    Answers are encoded once (from the model's JSON-ready data, unless `compute` encoded them)
+    and may be served from the cache: the shape is the response model's, which stays the
+    documented contract. `compute` takes the session to read with, so the cache can compute
+    the answer again after a change.
     """
 
-    async def payload(session: AsyncSession) -> dict[str, Any]:
+    async def payload(session: AsyncSession) -> dict[str, Any] | bytes:
         answer = await compute(session)
         return answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
 
@@ -279,15 +281,15 @@ async def explode_bom(
     """Explode a BOM (tree)."""
     day = at or service.today()
 
-    async def tree(s: AsyncSession) -> dict[str, Any]:
-        unit = await unit_explosion(
+    async def tree(s: AsyncSession) -> bytes:
+        kept = await unit_explosion(
             structures,
             s,
             ("tree", item_id, day),
             lambda s: service.unit_tree(session=s, item_id=item_id, at=day),
             lambda s, unit, changed: service.patched_tree(session=s, unit=unit, changed=changed),
         )
-        return service.scaled_tree(unit, quantity)
+        return kept.answer(quantity, lambda unit: orjson.dumps(service.scaled_tree(unit, quantity)))
 
     return await _cached_answer(cache, session, ("tree", item_id, str(quantity), day), tree)
 
@@ -312,14 +314,16 @@ async def explode_bom_flat(
     """Explode a BOM (flattened)."""
     day = at or service.today()
 
-    async def flat(s: AsyncSession) -> dict[str, Any]:
-        unit = await unit_explosion(
+    async def flat(s: AsyncSession) -> bytes:
+        kept = await unit_explosion(
             structures,
             s,
             ("flat", item_id, day),
             lambda s: service.unit_flat(session=s, item_id=item_id, at=day),
         )
-        return service.flat_payload(unit, quantity)
+        return kept.answer(
+            quantity, lambda unit: orjson.dumps(service.flat_payload(unit, quantity))
+        )
 
     return await _cached_answer(cache, session, ("flat", item_id, str(quantity), day), flat)
 

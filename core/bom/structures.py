@@ -14,7 +14,9 @@ BOM generation it is known valid at. When the generation has moved on, `bom_chan
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import text
@@ -35,6 +37,29 @@ CHANGES_SQL = text(
 """The current generation and the items changed after :since up to :until (0: every item), in
 one snapshot: rows the writers pruned are older than the generation read with them."""
 
+ANSWERS_KEPT = 4  # encoded answers (top quantities) kept with each unit explosion
+
+
+@dataclass(slots=True)
+class Kept:
+    """A unit explosion and the answers encoded from it, by top quantity, most recent last.
+    Answers stay valid as long as their unit explosion: one kept across a change keeps them."""
+
+    unit: UnitExplosion
+    answers: OrderedDict[Hashable, bytes] = field(default_factory=OrderedDict)
+
+    def answer(self, key: Hashable, encode: Callable[[UnitExplosion], bytes]) -> bytes:
+        """The answer `key`, encoded by `encode(unit)` once."""
+        body = self.answers.get(key)
+        if body is None:
+            body = self.answers[key] = encode(self.unit)
+            if len(self.answers) > ANSWERS_KEPT:
+                self.answers.popitem(last=False)
+        else:
+            self.answers.move_to_end(key)
+        return body
+
+
 Compute = Callable[[AsyncSession], Awaitable[UnitExplosion]]
 Patch = Callable[[AsyncSession, UnitExplosion, frozenset[int]], Awaitable[UnitExplosion]]
 
@@ -49,29 +74,39 @@ async def changed_items(session: AsyncSession, since: int, until: int) -> frozen
 
 
 async def unit_explosion(
-    cache: ResultCache[UnitExplosion],
+    cache: ResultCache[Kept],
     session: AsyncSession,
     key: Hashable,
     compute: Compute,
     patch: Patch | None = None,
-) -> UnitExplosion:
-    """The unit explosion for `key`: kept, patched (with `patch`) or computed (with `compute`)
-    as the changes since it was kept allow. Concurrent callers share one computation or patch;
-    errors are not kept."""
+) -> Kept:
+    """The unit explosion for `key` (with the answers kept with it): kept, patched (with
+    `patch`) or computed (with `compute`) as the changes since it was kept allow. Concurrent
+    callers share one computation or patch; errors are not kept."""
     if not cache.enabled:
-        return await compute(session)
+        return Kept(await compute(session))
     current = await generation(session)
-    kept = cache.peek(key, current)
-    if kept is not None:
-        at, unit = kept
+    found = cache.peek(key, current)
+    if found is not None:
+        at, kept = found
         if at >= current:  # as new as this reader's generation, or newer
-            return unit
+            return kept
         changed = await changed_items(session, at, current)
-        if changed is not None and changed.isdisjoint(unit.items):
-            cache.put(key, current, unit)
+        if changed is not None and changed.isdisjoint(kept.unit.items):
+            cache.put(key, current, kept)
             cache.metric.labels("kept").inc()
-            return unit
-        if changed is not None and patch is not None and unit.item_id not in changed:
-            work = partial(patch, session, unit, changed)
+            return kept
+        if changed is not None and patch is not None and kept.unit.item_id not in changed:
+            work = partial(_patched, patch, session, kept.unit, changed)
             return await cache.computed(key, current, work, outcome="patched")
-    return await cache.computed(key, current, partial(compute, session))
+    return await cache.computed(key, current, partial(_computed, compute, session))
+
+
+async def _computed(compute: Compute, session: AsyncSession) -> Kept:
+    return Kept(await compute(session))
+
+
+async def _patched(
+    patch: Patch, session: AsyncSession, unit: UnitExplosion, changed: frozenset[int]
+) -> Kept:
+    return Kept(await patch(session, unit, changed))

@@ -9,6 +9,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import psycopg
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from core.bom.cache import structures_for_app
 from core.bom.service import today
 from core.bom.structures import CHANGES_KEPT, changed_items
 from tests.core.bom.helpers import make_bom, make_item, make_pump
@@ -120,10 +122,16 @@ async def test_an_unrelated_change_keeps_the_explosion(app: FastAPI, db: TestDb)
         fan, blade = await make_item(client, "FAN"), await make_item(client, "BLADE")
         fan_bom = await make_bom(client, fan["id"], [(blade["id"], "3")])
         before = await trees(client, pump)
+        structures, key = structures_for_app(app), ("tree", pump, today())
+        found = structures.peek(key, 0)
+        assert found is not None and list(found[1].answers) == [Decimal(7)]
         sql(db, "UPDATE bom_line SET quantity = 5 WHERE bom_id = %(id)s", {"id": fan_bom["id"]})
         with walks(app) as ran:
-            after = await trees(client, pump, quantity="7.5")  # answers not kept: scaled
+            assert await trees(client, pump) == before  # encoded answers kept with them
+            after = await trees(client, pump, quantity="7.5")  # scaled
         assert ran == []  # the pump's tree and sums were kept: no item of theirs changed
+        again = structures.peek(key, 0)
+        assert again is not None and again[1] is found[1] and again[0] > found[0]
         with walks(app) as ran:
             assert (await trees(client, fan["id"]))[0]["nodes"][0]["quantity"] == 35
         assert ran == ["whole", "whole"]
