@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -260,6 +261,29 @@ async def delete_bom_line(
     await service.delete_line(session=session, principal=principal, bom_id=bom_id, line_id=line_id)
 
 
+async def _unit_explosion(
+    structures: ResultCache[Kept], session: AsyncSession, item_id: int, day: date
+) -> Kept:
+    """The item's unit explosion on `day`, kept, patched or computed (core.bom.structures)."""
+    return await unit_explosion(
+        structures,
+        session,
+        ("explosion", item_id, day),
+        lambda s: service.unit_tree(session=s, item_id=item_id, at=day),
+        lambda s, unit, changed: service.patched_tree(session=s, unit=unit, changed=changed),
+    )
+
+
+def _encoded_tree(unit: service.UnitExplosion, *, quantity: Decimal) -> bytes:
+    return orjson.dumps(service.scaled_tree(unit, quantity))
+
+
+def _encoded_flat(
+    unit: service.UnitExplosion, *, quantity: Decimal, rows: list[tuple[Any, ...]]
+) -> bytes:
+    return orjson.dumps(service.flat_payload(unit, quantity, rows))
+
+
 @router.get(
     "/items/{item_id}/explosion",
     response_model=ExplosionTree,
@@ -282,14 +306,9 @@ async def explode_bom(
     day = at or service.today()
 
     async def tree(s: AsyncSession) -> bytes:
-        kept = await unit_explosion(
-            structures,
-            s,
-            ("tree", item_id, day),
-            lambda s: service.unit_tree(session=s, item_id=item_id, at=day),
-            lambda s, unit, changed: service.patched_tree(session=s, unit=unit, changed=changed),
-        )
-        return kept.answer(quantity, lambda unit: orjson.dumps(service.scaled_tree(unit, quantity)))
+        kept = await _unit_explosion(structures, s, item_id, day)
+        encode = partial(_encoded_tree, quantity=quantity)
+        return kept.answer(("tree", quantity), encode)
 
     return await _cached_answer(cache, session, ("tree", item_id, str(quantity), day), tree)
 
@@ -315,15 +334,9 @@ async def explode_bom_flat(
     day = at or service.today()
 
     async def flat(s: AsyncSession) -> bytes:
-        kept = await unit_explosion(
-            structures,
-            s,
-            ("flat", item_id, day),
-            lambda s: service.unit_flat(session=s, item_id=item_id, at=day),
-        )
-        return kept.answer(
-            quantity, lambda unit: orjson.dumps(service.flat_payload(unit, quantity))
-        )
+        kept = await _unit_explosion(structures, s, item_id, day)
+        encode = partial(_encoded_flat, quantity=quantity, rows=kept.flat())
+        return kept.answer(("flat", quantity), encode)
 
     return await _cached_answer(cache, session, ("flat", item_id, str(quantity), day), flat)
 

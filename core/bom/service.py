@@ -627,27 +627,6 @@ SEEDED_TREE_SQL = text(
 )
 """The same rows for the subtrees of given occurrences, the occurrences included."""
 
-UNIT_FLAT_SQL = text(
-    _explosion_cte(with_item=False, carry=UNIT_CARRY)
-    + """,
-    per_item AS (
-        SELECT t.item_id, sum(t.qty) AS qty, min(t.level) AS min_level,
-               max(t.level) AS max_level, count(*) AS occurrences
-        FROM tree t GROUP BY t.item_id
-    ),
-    made AS (SELECT DISTINCT t.path[t.level] AS item_id FROM tree t WHERE t.level > 1)
-    SELECT p.item_id, i.code, i.name, i.unit, p.qty, p.min_level, p.max_level, p.occurrences,
-           p.item_id IN (SELECT m.item_id FROM made m)
-    FROM per_item p JOIN item i ON i.id = p.item_id
-    ORDER BY p.min_level, i.code COLLATE "C"
-    """
-)
-"""The explosion of one unit (bind :qty to 1) summed per component item: the exact sum of the
-occurrences' factors, the lowest and deepest level, the number of occurrences, and whether the
-item is exploded further (it is the parent, `path[level]`, of some deeper occurrence). By lowest
-level, then code in code-point order (as Python compares strings; codes are ASCII)."""
-
-
 WHERE_USED_SQL = text(
     f"""
     WITH RECURSIVE
@@ -735,8 +714,8 @@ def json_number(value: Decimal) -> int | float:
 @dataclass(frozen=True, slots=True)
 class UnitExplosion:
     """An item's explosion for one unit of it through the BOM versions effective on a day, as
-    the unit query's rows (UNIT_TREE_SQL or UNIT_FLAT_SQL). Any top quantity's answer is
-    scaled from it (`tree_payload`, `flat_payload`) without walking the BOMs again."""
+    UNIT_TREE_SQL's rows. Any top quantity's answer, tree or flat, is scaled from it
+    (`tree_payload`, `flat_payload`) without walking the BOMs again."""
 
     item_id: int
     item_code: str
@@ -804,14 +783,14 @@ def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[
 
 
 async def _unit(
-    session: AsyncSession, sql: TextClause, item_column: int, item_id: int, at: date | None
+    session: AsyncSession, sql: TextClause, item_id: int, at: date | None
 ) -> UnitExplosion:
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
     result = await session.execute(sql, {"bom_id": bom_id, "qty": 1, "at": day})
     # rows are read in batches, so only one batch of row objects is alive at a time
     rows = tuple(tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch)
-    items = frozenset(row[item_column] for row in rows) | {item.id}
+    items = frozenset(row[TREE_ITEM] for row in rows) | {item.id}
     return UnitExplosion(item.id, item.code, bom_id, day, rows, items)
 
 
@@ -819,17 +798,10 @@ async def unit_tree(
     *, session: AsyncSession, item_id: int, at: date | None = None
 ) -> UnitExplosion:
     """The explosion tree of one unit of the item (one recursive query)."""
-    return await _unit(session, UNIT_TREE_SQL, TREE_ITEM, item_id, at)
+    return await _unit(session, UNIT_TREE_SQL, item_id, at)
 
 
-async def unit_flat(
-    *, session: AsyncSession, item_id: int, at: date | None = None
-) -> UnitExplosion:
-    """The explosion of one unit of the item summed per component item (one query)."""
-    return await _unit(session, UNIT_FLAT_SQL, FLAT_ITEM, item_id, at)
-
-
-TREE_ITEM, FLAT_ITEM = 5, 0  # where the item id is in a unit tree row, a unit flat row
+TREE_ITEM = 5  # where the item id is in a unit tree row
 
 
 def _path(by_key: dict[str, Sequence[Any]], row: Sequence[Any], top: int) -> str:
@@ -911,6 +883,27 @@ async def explode(
     return ExplosionTree.model_validate(payload)
 
 
+def flat_rows(unit: UnitExplosion) -> list[tuple[Any, ...]]:
+    """The unit tree summed per component item: (item, code, name, unit, exact sum of the
+    factors, lowest and deepest level, occurrences, whether it is exploded further), by lowest
+    level, then code in code-point order (as Python compares strings; codes are ASCII)."""
+    item_of = {row[0]: row[TREE_ITEM] for row in unit.rows}
+    made = {item_of[row[1]] for row in unit.rows if row[1]}
+    add = SUM.add
+    acc: dict[int, list[Any]] = {}
+    for _, _, _, _, level, item, code, name, measure, _, _, _, factor in unit.rows:
+        entry = acc.get(item)
+        if entry is None:
+            acc[item] = [item, code, name, measure, factor, level, level, 1]
+        else:  # a patched tree's rows are not level by level
+            entry[4] = add(entry[4], factor)
+            entry[5] = min(entry[5], level)
+            entry[6] = max(entry[6], level)
+            entry[7] += 1
+    ordered = sorted(acc.values(), key=lambda e: (e[5], e[1]))
+    return [(*entry, entry[0] in made) for entry in ordered]
+
+
 def _component(row: Sequence[Any], quantity: Decimal) -> dict[str, Any]:
     item, code, name, unit, total, min_level, max_level, occurrences, has_bom = row
     return {
@@ -926,15 +919,17 @@ def _component(row: Sequence[Any], quantity: Decimal) -> dict[str, Any]:
     }
 
 
-def flat_payload(unit: UnitExplosion, quantity: Decimal) -> dict[str, Any]:
+def flat_payload(
+    unit: UnitExplosion, quantity: Decimal, rows: Sequence[Sequence[Any]] | None = None
+) -> dict[str, Any]:
     """The explosion of `quantity` units summed per component item as JSON-ready data (the
-    ExplosionFlat shape), from UNIT_FLAT_SQL rows in their order: each total is the exact sum
-    times the quantity, rounded to 6 decimals with ties to even.
+    ExplosionFlat shape), from the unit tree's `flat_rows` (computed here unless given): each
+    total is the exact sum times the quantity, rounded to 6 decimals with ties to even.
 
     Quantities stay floats even when integral (`22.0`): that is how the Quantity type has
     always encoded the flat answer through its model, and the bytes must not change.
     """
-    components = [_component(row, quantity) for row in unit.rows]
+    components = [_component(row, quantity) for row in rows or flat_rows(unit)]
     return {**_header(unit, float(quantity)), "components": components}
 
 
@@ -942,8 +937,8 @@ async def explode_flat(
     *, session: AsyncSession, item_id: int, quantity: Decimal, at: date | None = None
 ) -> dict[str, Any]:
     """Multi-level explosion summed per component item, as JSON-ready data (the ExplosionFlat
-    shape): one query sums the occurrences per item, components come by lowest level then code."""
-    return flat_payload(await unit_flat(session=session, item_id=item_id, at=at), quantity)
+    shape): the unit tree (one query) summed per item, by lowest level then code."""
+    return flat_payload(await unit_tree(session=session, item_id=item_id, at=at), quantity)
 
 
 async def _where_used_rows(session: AsyncSession, item_id: int, at: date) -> tuple[Item, list[Any]]:

@@ -8,8 +8,11 @@ BOM generation it is known valid at. When the generation has moved on, `bom_chan
 - kept as it is when none of its items (the item and every item in its tree) changed;
 - patched (a tree) when some did, but not the item itself: only the subtrees of the topmost
   changed occurrences are walked again, by one recursive query seeded with them;
-- computed again otherwise: a flat explosion (its sums), a changed top item, a TRUNCATE, or a
-  generation older than the kept changes.
+- computed again otherwise: a changed top item, a TRUNCATE, or a generation older than the
+  kept changes.
+
+Flat explosions (sums per item) are summed from the same unit tree, so they are kept and
+patched with it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.bom.cache import ResultCache, generation
-from core.bom.service import UnitExplosion
+from core.bom.service import UnitExplosion, flat_rows
 
 CHANGES_KEPT = 100_000  # generations of `bom_change` rows the writers keep (migration 0111)
 
@@ -37,16 +41,24 @@ CHANGES_SQL = text(
 """The current generation and the items changed after :since up to :until (0: every item), in
 one snapshot: rows the writers pruned are older than the generation read with them."""
 
-ANSWERS_KEPT = 4  # encoded answers (top quantities) kept with each unit explosion
+ANSWERS_KEPT = 8  # encoded answers (tree or flat, by top quantity) kept with each explosion
 
 
 @dataclass(slots=True)
 class Kept:
-    """A unit explosion and the answers encoded from it, by top quantity, most recent last.
-    Answers stay valid as long as their unit explosion: one kept across a change keeps them."""
+    """A unit explosion, its sums per item, and the answers encoded from it (by kind and top
+    quantity, most recent last). They stay valid as long as the unit explosion: one kept
+    across a change keeps them."""
 
     unit: UnitExplosion
     answers: OrderedDict[Hashable, bytes] = field(default_factory=OrderedDict)
+    _flat: list[tuple[Any, ...]] | None = None
+
+    def flat(self) -> list[tuple[Any, ...]]:
+        """The unit explosion summed per item (`service.flat_rows`), computed once."""
+        if self._flat is None:
+            self._flat = flat_rows(self.unit)
+        return self._flat
 
     def answer(self, key: Hashable, encode: Callable[[UnitExplosion], bytes]) -> bytes:
         """The answer `key`, encoded by `encode(unit)` once."""
