@@ -123,6 +123,11 @@ class EquipmentCycleTime(TimestampMixin, Base):
         """Code of the item (the relationship must be loaded)."""
         return self.item.code
 
+    @property
+    def item_name(self) -> str:
+        """Name of the item (the relationship must be loaded)."""
+        return self.item.name
+
     __table_args__ = (
         UniqueConstraint("equipment_id", "item_id"),
         CheckConstraint("ideal_cycle_time_s > 0", name="cycle_time_positive"),

@@ -220,6 +220,7 @@ class CycleTimeOut(OrmModel):
                     "equipment_id": 6,
                     "item_id": 3,
                     "item_code": "SHAFT-A100",
+                    "item_name": "Drive shaft A100",
                     "ideal_cycle_time_s": 30,
                     "updated_at": "2026-11-01T08:00:00Z",
                 }
@@ -230,6 +231,7 @@ class CycleTimeOut(OrmModel):
     equipment_id: int
     item_id: int
     item_code: str
+    item_name: str
     ideal_cycle_time_s: Quantity
     updated_at: datetime
 

@@ -331,6 +331,7 @@ async def page_cycle_times(
             EquipmentCycleTime.equipment_id,
             EquipmentCycleTime.item_id,
             Item.code.label("item_code"),
+            Item.name.label("item_name"),
             EquipmentCycleTime.ideal_cycle_time_s,
             EquipmentCycleTime.updated_at,
         )

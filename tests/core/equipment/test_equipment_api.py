@@ -143,7 +143,8 @@ async def test_cycle_times_per_item_fall_back_to_the_default(
         put = await client.put(
             f"/api/v1/equipment/{cnc}/cycle-times/{shaft['id']}", json={"ideal_cycle_time_s": 28}
         )
-        assert put.status_code == 200 and put.json()["item_code"] == "SHAFT"
+        assert put.status_code == 200
+        assert (put.json()["item_code"], put.json()["item_name"]) == ("SHAFT", "SHAFT name")
         again = await client.put(
             f"/api/v1/equipment/{cnc}/cycle-times/{shaft['id']}",
             json={"ideal_cycle_time_s": "27.5"},
@@ -151,9 +152,9 @@ async def test_cycle_times_per_item_fall_back_to_the_default(
         assert again.json()["ideal_cycle_time_s"] == 27.5
         listed = (await client.get(f"/api/v1/equipment/{cnc}/cycle-times")).json()
         assert listed["total"] == 1
-        assert [(c["item_code"], c["ideal_cycle_time_s"]) for c in listed["items"]] == [
-            ("SHAFT", 27.5)
-        ]
+        assert [
+            (c["item_code"], c["item_name"], c["ideal_cycle_time_s"]) for c in listed["items"]
+        ] == [("SHAFT", "SHAFT name", 27.5)]
         assert (
             await client.put(
                 f"/api/v1/equipment/{cnc}/cycle-times/999999", json={"ideal_cycle_time_s": 1}
