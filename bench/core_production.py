@@ -579,10 +579,6 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
         out["explosion_tree_1_client_after_change"] = after_change(cold, db, explosion, 0)
         with cold.variant({"MES_BOM_CACHE_ENTRIES": entries}) as cached:
             measure_all(cached, [(f"{name}_cached", plans) for name, plans in bom_reads])
-            out["explosion_tree_new_quantity_paced"] = measure(
-                cached, plans_for(lambda rng: new_quantity(explosion, rng)), paced=True
-            )
-            print("new quantity", out["explosion_tree_new_quantity_paced"])
             for wait in (0, 2):  # read at once, and 2 s later (refreshed ahead by then)
                 out[f"explosion_tree_cached_1_client_{wait}s_after_change"] = after_change(
                     cached, db, explosion, wait
@@ -592,6 +588,11 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
                 key = f"explosion_tree_cached_1_client_0s_after_{name}_change"
                 out[key] = after_change(cached, db, explosion, 0, bom_id)
                 print(key, out[key])
+            # last: its answers of many quantities are refreshed after every later change
+            out["explosion_tree_new_quantity_paced"] = measure(
+                cached, plans_for(lambda rng: new_quantity(explosion, rng)), paced=True
+            )
+            print("new quantity", out["explosion_tree_new_quantity_paced"])
     return out
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import MAX_PREC, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
@@ -711,6 +711,9 @@ def json_number(value: Decimal) -> int | float:
     return int(number) if number.is_integer() else number
 
 
+TREE_ITEM = 5  # where the item id is in a unit tree row
+
+
 @dataclass(frozen=True, slots=True)
 class UnitExplosion:
     """An item's explosion for one unit of it through the BOM versions effective on a day, as
@@ -727,7 +730,7 @@ class UnitExplosion:
 
 
 SCALE = Context(prec=MAX_PREC, rounding=ROUND_HALF_UP)  # exact products, ties away from zero
-SUM = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN)  # exact products, ties to even
+SUM = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN)  # exact sums and products, ties to even
 
 
 def scaled(quantity: Decimal, factor: Decimal, context: Context = SCALE) -> float:
@@ -782,26 +785,17 @@ def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[
     return roots
 
 
-async def _unit(
-    session: AsyncSession, sql: TextClause, item_id: int, at: date | None
-) -> UnitExplosion:
-    day = at or today()
-    item, bom_id = await _top(session, item_id, day)
-    result = await session.execute(sql, {"bom_id": bom_id, "qty": 1, "at": day})
-    # rows are read in batches, so only one batch of row objects is alive at a time
-    rows = tuple(tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch)
-    items = frozenset(row[TREE_ITEM] for row in rows) | {item.id}
-    return UnitExplosion(item.id, item.code, bom_id, day, rows, items)
-
-
 async def unit_tree(
     *, session: AsyncSession, item_id: int, at: date | None = None
 ) -> UnitExplosion:
     """The explosion tree of one unit of the item (one recursive query)."""
-    return await _unit(session, UNIT_TREE_SQL, item_id, at)
-
-
-TREE_ITEM = 5  # where the item id is in a unit tree row
+    day = at or today()
+    item, bom_id = await _top(session, item_id, day)
+    result = await session.execute(UNIT_TREE_SQL, {"bom_id": bom_id, "qty": 1, "at": day})
+    # rows are read in batches, so only one batch of row objects is alive at a time
+    rows = tuple(tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch)
+    items = frozenset(row[TREE_ITEM] for row in rows) | {item.id}
+    return UnitExplosion(item.id, item.code, bom_id, day, rows, items)
 
 
 def _path(by_key: dict[str, Sequence[Any]], row: Sequence[Any], top: int) -> str:
@@ -844,9 +838,11 @@ async def patched_tree(
     walked = [tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch]
     again = {row[0]: row for row in walked}
     seeded = {row[0] for row in seeds}
-    kept = [again.get(row[0]) if row[0] in seeded else row for row in rows]
+    # the rows kept, each seed walked again in its place (gone if its line is), then the new
+    # subtrees: parents still come before their children, children in position order
+    in_place = [again.get(row[0]) if row[0] in seeded else row for row in rows]
     merged = (
-        *(row for row in kept if row is not None and (row[0] in seeded or row[0] not in replaced)),
+        *(row for row in in_place if row and (row[0] in seeded or row[0] not in replaced)),
         *(row for row in walked if row[0] not in seeded),
     )
     items = frozenset(row[TREE_ITEM] for row in merged) | {unit.item_id}
