@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -740,36 +740,49 @@ async def list_stock(
     )
 
 
+ITEM_ON_HAND_SQL = text(
+    """
+    SELECT i.code, i.unit, s.location_id, loc.code, s.lot_id, lot.code, lot.created_at,
+           s.quantity,
+           s.lot_id IS NULL OR (lot.status = 'released'
+                                AND (lot.expires_on IS NULL OR lot.expires_on >= current_date))
+    FROM item i
+    LEFT JOIN stock s ON s.item_id = i.id
+    LEFT JOIN location loc ON loc.id = s.location_id
+    LEFT JOIN lot ON lot.id = s.lot_id
+    WHERE i.id = :item
+    ORDER BY loc.code
+    """
+)
+"""The item and its stock rows with their location and lot, and whether each is usable
+(without a lot, or in a released, unexpired lot): one round trip for the on-hand view."""
+
+
 async def item_on_hand(*, session: AsyncSession, item_id: int) -> ItemOnHand:
     """An item's on-hand: total, usable, by location and by lot (404 for an unknown item)."""
-    item = await session.get(Item, item_id)
-    if item is None:
+    rows = (await session.execute(ITEM_ON_HAND_SQL, {"item": item_id})).all()
+    if not rows:
         raise NotFound(f"item {item_id} not found")
-    held = and_(Stock.item_id == item_id, Stock.quantity > 0)
-    by_location = (
-        await session.execute(
-            select(Location.id, Location.code, func.sum(Stock.quantity))
-            .join(Location, Location.id == Stock.location_id)
-            .where(held)
-            .group_by(Location.id, Location.code)
-            .order_by(Location.code)
-        )
-    ).all()
-    by_lot = (
-        await session.execute(
-            select(Lot.id, Lot.code, func.sum(Stock.quantity))
-            .outerjoin(Lot, Lot.id == Stock.lot_id)
-            .where(held)
-            .group_by(Lot.id, Lot.code)
-            .order_by(Lot.created_at.nulls_first(), Lot.id)
-        )
-    ).all()
+    code, unit = rows[0][0], rows[0][1]
+    usable = ZERO
+    by_location: dict[int, list[Any]] = {}  # in location code order
+    by_lot: dict[int | None, list[Any]] = {}
+    for _, _, location, location_code, lot, lot_code, created, quantity, is_usable in rows:
+        if quantity is None:
+            continue  # the item has no stock row
+        if is_usable:
+            usable += quantity
+        if quantity > 0:
+            by_location.setdefault(location, [location_code, ZERO])[1] += quantity
+            by_lot.setdefault(lot, [lot_code, ZERO, created])[1] += quantity
+    # stock without a lot first, then lots oldest first
+    lots_in_order = sorted(by_lot, key=lambda i: (0, 0) if i is None else (1, by_lot[i][2], i))
     return ItemOnHand(
-        item_id=item.id,
-        item_code=item.code,
-        unit=item.unit,
-        total=sum((Decimal(r[2]) for r in by_location), ZERO),
-        usable=await on_hand(session=session, item_id=item_id, usable_only=True),
-        by_location=[OnHandPart(id=r[0], code=r[1], quantity=r[2]) for r in by_location],
-        by_lot=[OnHandPart(id=r[0], code=r[1], quantity=r[2]) for r in by_lot],
+        item_id=item_id,
+        item_code=code,
+        unit=unit,
+        total=sum((part[1] for part in by_location.values()), ZERO),
+        usable=usable,
+        by_location=[OnHandPart(id=i, code=c, quantity=q) for i, (c, q) in by_location.items()],
+        by_lot=[OnHandPart(id=i, code=by_lot[i][0], quantity=by_lot[i][1]) for i in lots_in_order],
     )

@@ -109,6 +109,45 @@ async def test_item_on_hand_and_stock_views(as_roles: AsRoles, stock: dict[str, 
         assert bad.status_code == 422
 
 
+async def test_item_on_hand_leaves_out_expired_lots_and_empty_stock(
+    as_roles: AsRoles, stock: dict[str, Any]
+) -> None:
+    async with as_roles("admin") as client:
+        await receive(client, stock["steel"], stock["line"], 10, "S-2")
+        s2 = await lot_by_code(client, stock["steel"]["id"], "S-2")
+        r = await client.patch(
+            f"/api/v1/inventory/lots/{s2['id']}", json={"expires_on": "2020-01-01"}
+        )
+        assert r.status_code == 200, r.text
+        steel = (await client.get(f"/api/v1/inventory/items/{stock['steel']['id']}/on-hand")).json()
+        issue = {"item_id": stock["washer"]["id"], "from_location_id": stock["store"]["id"]}
+        for quantity in (200, 300):  # the second empties the washers' stock row
+            r = await client.post("/api/v1/inventory/issues", json={**issue, "quantity": quantity})
+            assert r.status_code == 201, r.text
+            washers = (
+                await client.get(f"/api/v1/inventory/items/{stock['washer']['id']}/on-hand")
+            ).json()
+            if quantity == 200:
+                assert washers["by_lot"] == [{"id": None, "code": None, "quantity": 300}]
+                assert (washers["total"], washers["usable"]) == (300, 300)
+        nothing = await make_item(client, "NOTHING")
+        none = (await client.get(f"/api/v1/inventory/items/{nothing['id']}/on-hand")).json()
+    assert (steel["total"], steel["usable"]) == (110, 100)  # S-2 expired: not usable
+    assert [(p["code"], p["quantity"]) for p in steel["by_lot"]] == [("S-1", 100), ("S-2", 10)]
+    assert (washers["total"], washers["usable"], washers["by_location"], washers["by_lot"]) == (
+        0,
+        0,
+        [],
+        [],
+    )
+    assert (none["item_code"], none["total"], none["usable"], none["by_lot"]) == (
+        "NOTHING",
+        0,
+        0,
+        [],
+    )
+
+
 async def test_issue_takes_stock_and_refuses_a_shortfall(
     as_roles: AsRoles, stock: dict[str, Any]
 ) -> None:
