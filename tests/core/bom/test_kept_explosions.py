@@ -6,8 +6,8 @@ ones a fresh computation gives."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,31 +15,18 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from core.bom.cache import structures_for_app
 from core.bom.service import today
 from core.bom.structures import CHANGES_KEPT, changed_items
 from tests.core.bom.helpers import make_bom, make_item, make_pump
-from tests.core.bom.test_explosion_cache import other_app, planner, sql
+from tests.core.bom.test_explosion_cache import other_app, planner, recursive_queries, sql
 from tests.support.databases import TestDb
 
 
-@contextmanager
-def walks(app: FastAPI) -> Iterator[list[str]]:
-    """The explosion walks the app runs inside the block: 'whole' or 'seeded'."""
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        if "WITH RECURSIVE" in args[2]:
-            seen.append("seeded" if "FROM unnest(" in args[2] else "whole")
-
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def walks(statements: list[str]) -> list[str]:
+    """Each explosion walk among `statements`: 'whole' or 'seeded' (a patch)."""
+    return ["seeded" if "FROM unnest(" in sql else "whole" for sql in statements]
 
 
 def generation_and_changes(db: TestDb) -> tuple[int, list[int | None]]:
@@ -127,15 +114,15 @@ async def test_an_unrelated_change_keeps_the_explosion(app: FastAPI, db: TestDb)
         seven = [("tree", Decimal(7)), ("flat", Decimal(7))]
         assert found is not None and list(found[1].answers) == seven
         sql(db, "UPDATE bom_line SET quantity = 5 WHERE bom_id = %(id)s", {"id": fan_bom["id"]})
-        with walks(app) as ran:
+        with recursive_queries(app) as ran:
             assert await trees(client, pump) == before  # encoded answers kept with them
             after = await trees(client, pump, quantity="7.5")  # scaled
-        assert ran == []  # the pump's tree and sums were kept: no item of theirs changed
+        assert walks(ran) == []  # the pump's tree and sums were kept: no item of theirs changed
         again = structures.peek(key, 0)
         assert again is not None and again[1] is found[1] and again[0] > found[0]
-        with walks(app) as ran:
+        with recursive_queries(app) as ran:
             assert (await trees(client, fan["id"]))[0]["nodes"][0]["quantity"] == 35
-        assert ran == ["whole"]  # one walk for the tree and the sums
+        assert walks(ran) == ["whole"]  # one walk for the tree and the sums
     async with uncached(db) as fresh:
         assert await trees(fresh, pump, quantity="7.5") == after
     assert after[0]["nodes"][0]["quantity"] == 16.5 and before[0]["nodes"][0]["quantity"] == 15.4
@@ -148,17 +135,17 @@ async def test_a_changed_sub_assembly_is_walked_again_alone(app: FastAPI, db: Te
         await trees(client, pump)
         nut = await make_item(client, "NUT")
         await make_bom(client, shaft, [(s["items"]["BAR"]["id"], "0.6"), (nut["id"], "2")])
-        with walks(app) as ran:
+        with recursive_queries(app) as ran:
             patched = await trees(client, pump)
-        assert ran == ["seeded"]  # SHAFT's subtree, for the tree and the sums
-        with walks(app) as ran:
+        assert walks(ran) == ["seeded"]  # SHAFT's subtree, for the tree and the sums
+        with recursive_queries(app) as ran:
             assert await trees(client, pump) == patched
-        assert ran == []
+        assert walks(ran) == []
         r = await client.patch(f"/api/v1/items/{pump}", json={"name": "Pump, rev B"})
         assert r.status_code == 200, r.text
-        with walks(app) as ran:
+        with recursive_queries(app) as ran:
             renamed = await trees(client, pump)
-        assert ran == ["whole"]  # the top item changed: walked whole
+        assert walks(ran) == ["whole"]  # the top item changed: walked whole
     async with uncached(db) as fresh:
         assert await trees(fresh, pump) == renamed
     shaft_node = patched[0]["nodes"][0]
@@ -183,9 +170,9 @@ async def test_kept_and_patched_explosions_match_fresh_ones(app: FastAPI, db: Te
         tops = items[:3]
         seen: list[str] = []
         for step in range(STEPS):
-            with walks(app) as ran:
+            with recursive_queries(app) as ran:
                 assert await replies(client, tops) == await replies(fresh, tops), step
-            seen += ran
+            seen += walks(ran)
             await _random_change(rng, client, db, items)
     assert "seeded" in seen and seen.count("whole") < STEPS * len(tops)
 
