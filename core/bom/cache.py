@@ -2,8 +2,9 @@
 
 Each API process keeps its own LRU of encoded JSON answers. An entry records the value of the
 `bom_generation` counter it was computed under; triggers give the counter a new, never reused
-value in every transaction that writes `bom` or `bom_line`, or an item's code, name or unit
-(the item columns an answer shows), or deletes an item. A request reads the counter first (one
+value in every statement that changes what an answer reads (a BOM version or its lines, an
+item's code, name or unit, a deleted item) and record which items it changed (`bom_change`,
+migration 0111, used by core.bom.structures). A request reads the counter first (one
 primary-key lookup) and uses an entry only when the counter still has that value, so a change
 committed through any process invalidates every process's entries. The data read after the
 counter is at least as new as the counter's value, never older.
@@ -271,9 +272,9 @@ def for_app(app: FastAPI) -> ResultCache[bytes]:
     return cache
 
 
-def structures_for_app(app: FastAPI) -> ResultCache[Any]:  # of core.bom.service.UnitExplosion
-    """The app's cache of unit explosions: at most `STRUCTURES_MAX`, none when answers are not
-    kept (`bom_cache_entries` 0)."""
+def structures_for_app(app: FastAPI) -> ResultCache[Any]:
+    """The app's cache of unit explosions (`core.bom.structures.Kept`): at most
+    `STRUCTURES_MAX`, none when answers are not kept (`bom_cache_entries` 0)."""
     cache: ResultCache[Any] | None = getattr(app.state, "bom_structures", None)
     if cache is None:
         entries = min(app.state.settings.bom_cache_entries, STRUCTURES_MAX)
