@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from decimal import Decimal
-from functools import partial
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -274,16 +272,6 @@ async def _unit_explosion(
     )
 
 
-def _encoded_tree(unit: service.UnitExplosion, *, quantity: Decimal) -> bytes:
-    return orjson.dumps(service.scaled_tree(unit, quantity))
-
-
-def _encoded_flat(
-    unit: service.UnitExplosion, *, quantity: Decimal, rows: list[tuple[Any, ...]]
-) -> bytes:
-    return orjson.dumps(service.flat_payload(unit, quantity, rows))
-
-
 @router.get(
     "/items/{item_id}/explosion",
     response_model=ExplosionTree,
@@ -306,9 +294,7 @@ async def explode_bom(
     day = at or service.today()
 
     async def tree(s: AsyncSession) -> bytes:
-        kept = await _unit_explosion(structures, s, item_id, day)
-        encode = partial(_encoded_tree, quantity=quantity)
-        return kept.answer(("tree", quantity), encode)
+        return (await _unit_explosion(structures, s, item_id, day)).tree(quantity)
 
     return await _cached_answer(cache, session, ("tree", item_id, str(quantity), day), tree)
 
@@ -334,9 +320,7 @@ async def explode_bom_flat(
     day = at or service.today()
 
     async def flat(s: AsyncSession) -> bytes:
-        kept = await _unit_explosion(structures, s, item_id, day)
-        encode = partial(_encoded_flat, quantity=quantity, rows=kept.flat())
-        return kept.answer(("flat", quantity), encode)
+        return (await _unit_explosion(structures, s, item_id, day)).flat(quantity)
 
     return await _cached_answer(cache, session, ("flat", item_id, str(quantity), day), flat)
 

@@ -733,20 +733,23 @@ SCALE = Context(prec=MAX_PREC, rounding=ROUND_HALF_UP)  # exact products, ties a
 SUM = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN)  # exact sums and products, ties to even
 
 
-def scaled(quantity: Decimal, factor: Decimal, context: Context = SCALE) -> float:
-    """`quantity` units times a per-unit factor, rounded to the 6 returned decimals.
+def tree_quantities(factors: Iterable[Decimal], quantity: Decimal) -> list[int | float]:
+    """Tree node quantities for `quantity` top units from per-unit factors: each product
+    rounded to 6 decimals with ties away from zero, integral values as int (`22`, not `22.0`).
 
-    >>> scaled(Decimal(10), Decimal("2.02000000000000000000005")), scaled(Decimal(3), Decimal(1))
-    (20.2, 3.0)
-    >>> scaled(Decimal(1), Decimal("0.0000025")), scaled(Decimal(1), Decimal("0.0000025"), SUM)
-    (3e-06, 2e-06)
+    >>> tree_quantities([Decimal(2), Decimal("1.02000000000000000000005")], Decimal(10))
+    [20, 10.2]
+    >>> tree_quantities([Decimal("0.0000025")], Decimal(1))
+    [3e-06]
     """
-    return float(context.multiply(quantity, factor).quantize(Q6, context=context))
+    mul, to6 = SCALE.multiply, SCALE.quantize  # bound once for the loop
+    values = [float(to6(mul(quantity, factor), Q6)) for factor in factors]
+    return [int(value) if value.is_integer() else value for value in values]
 
 
-def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[str, Any]]:
-    """Nested JSON-ready nodes (the ExplosionNode shape) for `quantity` top units, from
-    UNIT_TREE_SQL rows, which come parents first and children in position order.
+def tree_nodes(rows: Sequence[Sequence[Any]], quantities: Sequence[Any]) -> list[dict[str, Any]]:
+    """Nested JSON-ready nodes (the ExplosionNode shape) from UNIT_TREE_SQL rows, which come
+    parents first and children in position order; `quantities[i]` is row i's quantity.
 
     Plain dicts: ~10^4 nodes are built and serialised without model overhead. A node's
     `children` stays the empty tuple until its first child arrives, so a leaf dict holds only
@@ -755,9 +758,8 @@ def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[
     """
     roots: list[dict[str, Any]] = []
     nodes: dict[str, dict[str, Any]] = {}
-    mul, to6 = SCALE.multiply, SCALE.quantize  # bound once for the loop
-    for key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, f in rows:
-        qty = float(to6(mul(quantity, f), Q6))
+    for row, qty in zip(rows, quantities, strict=True):
+        key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, _ = row
         node: dict[str, Any] = {
             "line_id": line,
             "bom_id": bom_id,
@@ -770,7 +772,7 @@ def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[
             "quantity_per": int(per) if per.is_integer() else per,
             "scrap_factor": int(scrap) if scrap.is_integer() else scrap,
             "operation_seq": op,
-            "quantity": int(qty) if qty.is_integer() else qty,
+            "quantity": qty,
             "has_bom": False,
             "children": (),
         }
@@ -783,6 +785,12 @@ def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[
             parent["has_bom"] = True
             parent["children"] = [node]
     return roots
+
+
+def tree_payload(rows: Iterable[Sequence[Any]], quantity: Decimal) -> list[dict[str, Any]]:
+    """The nested nodes (`tree_nodes`) for `quantity` top units, from UNIT_TREE_SQL rows."""
+    rows = list(rows)
+    return tree_nodes(rows, tree_quantities((row[-1] for row in rows), quantity))
 
 
 async def unit_tree(
@@ -849,7 +857,8 @@ async def patched_tree(
     return replace(unit, rows=merged, items=items)
 
 
-def _header(unit: UnitExplosion, quantity: int | float) -> dict[str, Any]:
+def header(unit: UnitExplosion, quantity: int | float) -> dict[str, Any]:
+    """The fields an explosion answer (tree or flat) starts with."""
     return {
         "item_id": unit.item_id,
         "item_code": unit.item_code,
@@ -861,7 +870,7 @@ def _header(unit: UnitExplosion, quantity: int | float) -> dict[str, Any]:
 
 def scaled_tree(unit: UnitExplosion, quantity: Decimal) -> dict[str, Any]:
     """The explosion tree of `quantity` units as JSON-ready data (the ExplosionTree shape)."""
-    return {**_header(unit, json_number(quantity)), "nodes": tree_payload(unit.rows, quantity)}
+    return {**header(unit, json_number(quantity)), "nodes": tree_payload(unit.rows, quantity)}
 
 
 async def explosion_payload(
@@ -900,14 +909,26 @@ def flat_rows(unit: UnitExplosion) -> list[tuple[Any, ...]]:
     return [(*entry, entry[0] in made) for entry in ordered]
 
 
-def _component(row: Sequence[Any], quantity: Decimal) -> dict[str, Any]:
-    item, code, name, unit, total, min_level, max_level, occurrences, has_bom = row
+def flat_quantities(totals: Iterable[Decimal], quantity: Decimal) -> list[float]:
+    """Flat quantities for `quantity` top units from exact per-unit sums: each product rounded
+    to 6 decimals with ties to even, as floats even when integral.
+
+    >>> flat_quantities([Decimal("0.0000025"), Decimal(2)], Decimal(1))
+    [2e-06, 2.0]
+    """
+    mul, to6 = SUM.multiply, SUM.quantize  # bound once for the loop
+    return [float(to6(mul(quantity, total), Q6)) for total in totals]
+
+
+def flat_component(row: Sequence[Any], quantity: Any) -> dict[str, Any]:
+    """A `flat_rows` row as a JSON-ready component (the FlatRequirement shape)."""
+    item, code, name, unit, _, min_level, max_level, occurrences, has_bom = row
     return {
         "item_id": item,
         "item_code": code,
         "item_name": name,
         "unit": unit,
-        "quantity": scaled(quantity, total, SUM),
+        "quantity": quantity,
         "min_level": min_level,
         "max_level": max_level,
         "occurrences": occurrences,
@@ -925,8 +946,10 @@ def flat_payload(
     Quantities stay floats even when integral (`22.0`): that is how the Quantity type has
     always encoded the flat answer through its model, and the bytes must not change.
     """
-    components = [_component(row, quantity) for row in rows or flat_rows(unit)]
-    return {**_header(unit, float(quantity)), "components": components}
+    rows = rows or flat_rows(unit)
+    quantities = flat_quantities((row[4] for row in rows), quantity)
+    components = [flat_component(row, qty) for row, qty in zip(rows, quantities, strict=True)]
+    return {**header(unit, float(quantity)), "components": components}
 
 
 async def explode_flat(

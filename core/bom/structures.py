@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.bom.answers import Template, flat_answer, flat_template, tree_answer, tree_template
 from core.bom.cache import ResultCache, generation
 from core.bom.service import UnitExplosion, flat_rows
 
@@ -46,25 +48,38 @@ ANSWERS_KEPT = 8  # encoded answers (tree or flat, by top quantity) kept with ea
 
 @dataclass(slots=True)
 class Kept:
-    """A unit explosion, its sums per item, and the answers encoded from it (by kind and top
-    quantity, most recent last). They stay valid as long as the unit explosion: one kept
-    across a change keeps them."""
+    """A unit explosion, its sums per item, the templates its answers are rendered from
+    (core.bom.answers) and the answers rendered (by kind and top quantity, most recent last).
+    They stay valid as long as the unit explosion: one kept across a change keeps them."""
 
     unit: UnitExplosion
     answers: OrderedDict[Hashable, bytes] = field(default_factory=OrderedDict)
     _flat: list[tuple[Any, ...]] | None = None
+    _tree_template: Template | None = None
+    _flat_template: Template | None = None
 
-    def flat(self) -> list[tuple[Any, ...]]:
+    def flat_rows(self) -> list[tuple[Any, ...]]:
         """The unit explosion summed per item (`service.flat_rows`), computed once."""
         if self._flat is None:
             self._flat = flat_rows(self.unit)
         return self._flat
 
-    def answer(self, key: Hashable, encode: Callable[[UnitExplosion], bytes]) -> bytes:
-        """The answer `key`, encoded by `encode(unit)` once."""
+    def tree(self, quantity: Decimal) -> bytes:
+        """The encoded explosion tree of `quantity` top units."""
+        if self._tree_template is None:
+            self._tree_template = tree_template(self.unit)
+        return self._answer(("tree", quantity), tree_answer, self._tree_template, quantity)
+
+    def flat(self, quantity: Decimal) -> bytes:
+        """The encoded flat explosion of `quantity` top units."""
+        if self._flat_template is None:
+            self._flat_template = flat_template(self.flat_rows())
+        return self._answer(("flat", quantity), flat_answer, self._flat_template, quantity)
+
+    def _answer(self, key: Hashable, render: Render, template: Template, q: Decimal) -> bytes:
         body = self.answers.get(key)
         if body is None:
-            body = self.answers[key] = encode(self.unit)
+            body = self.answers[key] = render(self.unit, template, q)
             if len(self.answers) > ANSWERS_KEPT:
                 self.answers.popitem(last=False)
         else:
@@ -72,6 +87,7 @@ class Kept:
         return body
 
 
+Render = Callable[[UnitExplosion, Template, Decimal], bytes]
 Compute = Callable[[AsyncSession], Awaitable[UnitExplosion]]
 Patch = Callable[[AsyncSession, UnitExplosion, frozenset[int]], Awaitable[UnitExplosion]]
 
