@@ -480,45 +480,76 @@ async def cached_rows(
     return results
 
 
-def after_change(
-    api: Served,
-    db: TestDb,
-    request: tuple[str, tuple[tuple[str, str], ...]],
-    wait_s: float,
-    bom_id: int = 1,
-) -> dict[str, Any]:
-    """One reader's latency for `request` `wait_s` after a BOM change, over HTTP, 9 rounds.
+Change = Callable[[int], None]
+"""Commits the n-th change of a series (n = 0, 1, ...)."""
 
-    Each round first reads the answer on new connections until every worker has served it
-    (recently read answers are what a process refreshes), then commits a real change (the
-    scrap factor of one line of BOM `bom_id`, alternating; the top BOM by default) and reads
-    once on a new connection.
-    """
-    url, params = request
-    headers = {"Authorization": f"Bearer {api.token()}"}
-    latencies = []
+
+def scrap_change(db: TestDb, bom_id: int = 1) -> Change:
+    """A change made in place: the scrap factor of the first line of BOM `bom_id` (the top BOM
+    by default), alternating."""
     with psycopg.connect(db.conninfo, autocommit=True) as conn:
         line = conn.execute(
             "SELECT id FROM bom_line WHERE bom_id = %(bom)s ORDER BY position LIMIT 1",
             {"bom": bom_id},
         ).fetchone()
-        assert line is not None
-        for n in range(10):
-            for _ in range(4 * WORKERS):  # new connections land on any worker
-                with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
-                    assert c.get(url, params=params).status_code == 200
+    assert line is not None
+
+    def change(n: int) -> None:
+        with psycopg.connect(db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "UPDATE bom_line SET scrap_factor = %(scrap)s WHERE id = %(line)s",
                 {"scrap": "0.02" if n % 2 else "0.01", "line": line[0]},
             )
-            time.sleep(wait_s)
-            with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
-                start = time.perf_counter()
-                r = c.get(url, params=params)
-                elapsed = (time.perf_counter() - start) * 1000
+
+    return change
+
+
+def top_revision(api: Served, item: int) -> Change:
+    """An engineering change through the API: the next version of the item's BOM, copied from
+    the active one with the quantity of its last line alternated, then activated."""
+    headers = {"Authorization": f"Bearer {api.token()}"}
+
+    def change(n: int) -> None:
+        with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
+            r = c.get("/api/v1/bom", params={"item_id": item, "status": "active"})
+            active = r.json()["items"][0]["id"]
+            draft = c.post(f"/api/v1/bom/{active}/copy").json()
+            line = draft["lines"][-1]["id"]
+            r = c.patch(
+                f"/api/v1/bom/{draft['id']}/lines/{line}", json={"quantity": "3" if n % 2 else "2"}
+            )
             assert r.status_code == 200, r.text
-            if n:  # the first round warms up
-                latencies.append(elapsed)
+            r = c.post(f"/api/v1/bom/{draft['id']}/activate", json={"effective_from": str(AT)})
+            assert r.status_code == 200, r.text
+
+    return change
+
+
+def after_change(
+    api: Served, request: tuple[str, tuple[tuple[str, str], ...]], wait_s: float, change: Change
+) -> dict[str, Any]:
+    """One reader's latency for `request` `wait_s` after a BOM change, over HTTP, 9 rounds.
+
+    Each round first reads the answer on new connections until every worker has served it
+    (recently read answers are what a process refreshes), then commits a real change
+    (`change(n)`) and reads once on a new connection.
+    """
+    url, params = request
+    headers = {"Authorization": f"Bearer {api.token()}"}
+    latencies = []
+    for n in range(10):
+        for _ in range(4 * WORKERS):  # new connections land on any worker
+            with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
+                assert c.get(url, params=params).status_code == 200
+        change(n)
+        time.sleep(wait_s)
+        with httpx.Client(base_url=api.api.base_url, headers=headers, timeout=60) as c:
+            start = time.perf_counter()
+            r = c.get(url, params=params)
+            elapsed = (time.perf_counter() - start) * 1000
+        assert r.status_code == 200, r.text
+        if n:  # the first round warms up
+            latencies.append(elapsed)
     return summary(latencies)
 
 
@@ -576,18 +607,23 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
     with served(db, env={"MES_BOM_CACHE_ENTRIES": "0"}) as cold:  # computed every time
         measure_all(cold, [("work_order_list_search_filter", plans_for(listing)), *bom_reads])
         entries = os.environ["MES_BOM_CACHE_ENTRIES"]
-        out["explosion_tree_1_client_after_change"] = after_change(cold, db, explosion, 0)
+        out["explosion_tree_1_client_after_change"] = after_change(
+            cold, explosion, 0, scrap_change(db)
+        )
         with cold.variant({"MES_BOM_CACHE_ENTRIES": entries}) as cached:
             measure_all(cached, [(f"{name}_cached", plans) for name, plans in bom_reads])
             for wait in (0, 2):  # read at once, and 2 s later (refreshed ahead by then)
                 out[f"explosion_tree_cached_1_client_{wait}s_after_change"] = after_change(
-                    cached, db, explosion, wait
+                    cached, explosion, wait, scrap_change(db)
                 )
                 print(wait, out[f"explosion_tree_cached_1_client_{wait}s_after_change"])
             for name, bom_id in [("sub_assembly", SUB_ASSEMBLY), ("other_product", other)]:
                 key = f"explosion_tree_cached_1_client_0s_after_{name}_change"
-                out[key] = after_change(cached, db, explosion, 0, bom_id)
+                out[key] = after_change(cached, explosion, 0, scrap_change(db, bom_id))
                 print(key, out[key])
+            key = "explosion_tree_cached_1_client_0s_after_new_top_version"
+            out[key] = after_change(cached, explosion, 0, top_revision(cached, ids["top"]))
+            print(key, out[key])
             # last: its answers of many quantities are refreshed after every later change
             out["explosion_tree_new_quantity_paced"] = measure(
                 cached, plans_for(lambda rng: new_quantity(explosion, rng)), paced=True

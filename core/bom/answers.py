@@ -26,8 +26,9 @@ from core.bom.service import (
     tree_quantities,
 )
 
-OPEN = b'"quantity":'
-"""Where a quantity is left open (followed by its row's index and a comma). Only keys match:
+KEY = b'"quantity":'
+OPEN = KEY + b"0,"
+"""An open quantity in an encoded template (every quantity is 0 there). Only keys match:
 inside an encoded string every quote is escaped, so `y":` (an unescaped quote after
 `quantity`) never occurs in one."""
 
@@ -43,28 +44,38 @@ class Template:
 
     @classmethod
     def of(cls, objects: list[dict[str, Any]], factors: Sequence[Decimal]) -> Template:
-        """Encode `objects` (nested or not), whose quantities are the indexes of their
-        factors in `factors`."""
-        first, *pieces = orjson.dumps(objects).split(OPEN)
-        if len(pieces) != len(factors):
-            raise ValueError(f"{len(pieces)} open quantities for {len(factors)} factors")
-        segments, ordered = [first + OPEN], []
-        for piece in pieces:  # each starts with the index, then the rest of its object
-            end = piece.index(b",")
-            ordered.append(factors[int(piece[:end])])
-            segments.append(piece[end:] + OPEN)
-        segments[-1] = segments[-1].removesuffix(OPEN)
-        return cls(tuple(segments), tuple(ordered))
+        """Encode `objects` (nested or not), each with quantity 0; `factors` are those
+        quantities' factors in encoding order (depth first)."""
+        segments = orjson.dumps(objects).split(OPEN)
+        if len(segments) != len(factors) + 1:
+            raise ValueError(f"{len(segments) - 1} open quantities for {len(factors)} factors")
+        return cls(tuple(segments), tuple(factors))
 
     def render(self, quantities: Sequence[int | float]) -> bytes:
         """The array with `quantities` (in encoding order) in place of the open ones."""
         if not quantities:
             return self.segments[0]
-        numbers = orjson.dumps(quantities)[1:-1].split(b",")  # exactly as orjson encodes each
-        parts: list[bytes] = [b""] * (2 * len(numbers) + 1)
+        # `"quantity":<n>,` for each, n exactly as orjson encodes it, split at a byte (NUL)
+        # that encoded numbers never hold
+        numbers = orjson.dumps(quantities)[1:-1].replace(b",", b",\0" + KEY)
+        parts: list[bytes] = [b""] * (2 * len(quantities) + 1)
         parts[0::2] = self.segments
-        parts[1::2] = numbers
+        parts[1::2] = (KEY + numbers + b",").split(b"\0")
         return b"".join(parts)
+
+
+def _depth_first(nodes: list[dict[str, Any]]) -> list[int]:
+    """The rows of nested `nodes` (each `quantity` its row's index) in the order they are
+    encoded, depth first; each quantity is set to 0 on the way."""
+    order: list[int] = []
+    stack = nodes[::-1]
+    while stack:
+        node = stack.pop()
+        order.append(node["quantity"])
+        node["quantity"] = 0
+        if children := node["children"]:
+            stack.extend(children[::-1])
+    return order
 
 
 def _answer(head: dict[str, Any], key: bytes, body: bytes) -> bytes:
@@ -75,7 +86,8 @@ def _answer(head: dict[str, Any], key: bytes, body: bytes) -> bytes:
 def tree_template(unit: UnitExplosion) -> Template:
     """The unit explosion's tree nodes, encoded once."""
     rows = unit.rows
-    return Template.of(tree_nodes(rows, range(len(rows))), [row[-1] for row in rows])
+    nodes = tree_nodes(rows, range(len(rows)))
+    return Template.of(nodes, [rows[index][-1] for index in _depth_first(nodes)])
 
 
 def tree_answer(unit: UnitExplosion, template: Template, quantity: Decimal) -> bytes:
@@ -86,7 +98,7 @@ def tree_answer(unit: UnitExplosion, template: Template, quantity: Decimal) -> b
 
 def flat_template(rows: Sequence[Sequence[Any]]) -> Template:
     """The components of a unit explosion (its `service.flat_rows`), encoded once."""
-    components = [flat_component(row, index) for index, row in enumerate(rows)]
+    components = [flat_component(row, 0) for row in rows]
     return Template.of(components, [row[4] for row in rows])
 
 

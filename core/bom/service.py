@@ -550,7 +550,9 @@ CARRY = 12
 ROW_BATCH = 1000  # explosion rows turned into Python rows at a time
 
 
-def _explosion_cte(*, with_item: bool, carry: int = CARRY, seeded: bool = False) -> str:
+def _explosion_cte(
+    *, with_item: bool, carry: int = CARRY, seeded: bool = False, first_level: bool = False
+) -> str:
     """The recursive CTE `tree` of every line occurrence below :bom_id, level by level; `node`
     is the occurrence's key (its line ids joined by dots) and `parent` its parent's ('' at
     level 1). `with_item` carries the component's code, name and unit (an index lookup per
@@ -559,7 +561,8 @@ def _explosion_cte(*, with_item: bool, carry: int = CARRY, seeded: bool = False)
 
     `seeded` starts instead from given occurrences (of a tree walked before) and walks their
     subtrees exactly as the whole walk would: arrays :nodes, :parents, :lines, :levels, :qtys
-    (carried quantities) and :paths (item ids from the top, comma-separated)."""
+    (carried quantities) and :paths (item ids from the top, comma-separated). `first_level`
+    keeps only the lines of :bom_id itself (the walk's first step, not recursive)."""
     item_cols = ", i.code, i.name, i.unit" if with_item else ""
     item_join = "JOIN item i ON i.id = l.component_item_id" if with_item else ""
     item_names = ", code, name, unit" if with_item else ""
@@ -580,11 +583,13 @@ def _explosion_cte(*, with_item: bool, carry: int = CARRY, seeded: bool = False)
                     CAST(:levels AS int[]), CAST(:qtys AS numeric[]), CAST(:paths AS text[]))
              AS s(node, parent, line_id, level, qty, path)
         JOIN bom_line l ON l.id = s.line_id {item_join}"""
+    columns = "node, parent, line_id, bom_id, item_id, level, qty, path, per, scrap, op_seq, pos"
+    if first_level:
+        return f"WITH tree({columns} {item_names}) AS ({start})"
     return f"""
     WITH RECURSIVE
     eff AS MATERIALIZED (SELECT b.id, b.item_id, b.quantity FROM bom b WHERE {EFFECTIVE}),
-    tree(node, parent, line_id, bom_id, item_id, level, qty, path, per, scrap, op_seq, pos
-         {item_names}) AS ({start}
+    tree({columns} {item_names}) AS ({start}
         UNION ALL
         SELECT t.node || '.' || l.id, t.node, l.id, e.id, l.component_item_id, t.level + 1,
                round(t.qty / e.quantity * l.quantity * (1 + l.scrap_factor), {carry}),
@@ -626,6 +631,10 @@ SEEDED_TREE_SQL = text(
     _explosion_cte(with_item=True, carry=UNIT_CARRY, seeded=True) + UNIT_TREE_ROWS
 )
 """The same rows for the subtrees of given occurrences, the occurrences included."""
+FIRST_LEVEL_SQL = text(
+    _explosion_cte(with_item=True, carry=UNIT_CARRY, first_level=True) + UNIT_TREE_ROWS
+)
+"""The same rows for the lines of :bom_id only (level 1), in position order."""
 
 WHERE_USED_SQL = text(
     f"""
@@ -815,24 +824,80 @@ def _path(by_key: dict[str, Sequence[Any]], row: Sequence[Any], top: int) -> str
     return ",".join(map(str, [top, *reversed(items)]))
 
 
+def _first_level(
+    kept: Sequence[Sequence[Any]], fresh: Sequence[Sequence[Any]], changed: frozenset[int]
+) -> tuple[list[Sequence[Any]], set[str]]:
+    """The rows of a unit tree after a change to its top item's BOM: the level-1 rows as they
+    are now (`fresh`, in position order), then the kept rows below them, and the keys of the
+    level-1 rows whose subtrees must be walked again.
+
+    A fresh line identical to a kept level-1 row (same item, texts, quantity per, scrap,
+    operation and factor: a line carried over to a new version, say) takes that row's key and
+    keeps the subtree below it, unless its item changed too. Other fresh lines get keys of
+    their own (their line id, primed if a kept row holds it) and are walked again.
+    """
+    unused: dict[tuple[Any, ...], list[str]] = {}
+    for row in kept:
+        if row[4] == 1 and row[TREE_ITEM] not in changed:
+            unused.setdefault(tuple(row[TREE_ITEM:]), []).append(row[0])
+    keys: list[str | None] = []
+    for row in fresh:
+        same = unused.get(tuple(row[TREE_ITEM:]))
+        if not same:
+            keys.append(None)
+        else:  # the same line if it is still there, else the first identical one
+            key = row[0] if row[0] in same else same[0]
+            same.remove(key)
+            keys.append(key)
+    taken = {row[0] for row in kept if row[4] == 1}
+    walk: set[str] = set()
+    rows: list[Sequence[Any]] = []
+    for row, key in zip(fresh, keys, strict=True):
+        if key is None:
+            key = row[0]
+            while key in taken:
+                key += "'"
+            taken.add(key)
+            walk.add(key)
+        rows.append((key, *row[1:]))
+    matched = {key for key in keys if key is not None}
+    rows.extend(row for row in kept if row[4] > 1 and row[0].split(".", 1)[0] in matched)
+    return rows, walk
+
+
 async def patched_tree(
     *, session: AsyncSession, unit: UnitExplosion, changed: frozenset[int]
 ) -> UnitExplosion:
-    """`unit` (a unit tree) after changes to the `changed` items (not its top item): the
-    subtrees of the topmost occurrences of changed items are walked again, by one query seeded
-    with those occurrences, and take the place of the old ones. The rest is kept: nothing
-    else in it depends on the changed items."""
-    rows, by_key = unit.rows, {row[0]: row for row in unit.rows}
+    """`unit` (a unit tree) after changes to the `changed` items: the subtrees of the topmost
+    occurrences of changed items are walked again, by one query seeded with those occurrences,
+    and take the place of the old ones. The rest is kept: nothing else in it depends on the
+    changed items.
+
+    A change to the top item itself (a new version of its BOM, say) reads its level-1 lines
+    again (`_first_level`): lines identical to kept ones keep their subtrees, the others are
+    walked again with the other seeds."""
+    rows: Sequence[Sequence[Any]] = unit.rows
+    walk: set[str] = set()
+    if unit.item_id in changed:
+        item, bom_id = await _top(session, unit.item_id, unit.at)
+        params = {"bom_id": bom_id, "qty": 1, "at": unit.at}
+        fresh = [tuple(row) for row in (await session.execute(FIRST_LEVEL_SQL, params))]
+        rows, walk = _first_level(rows, fresh, changed)
+        unit = replace(unit, item_code=item.code, bom_id=bom_id)
+    by_key = {row[0]: row for row in rows}
     replaced: set[str] = set()
     seeds: list[Sequence[Any]] = []
     for row in rows:  # parents come before their children
         if row[1] in replaced:
             replaced.add(row[0])
-        elif row[TREE_ITEM] in changed:
+        elif row[TREE_ITEM] in changed or row[0] in walk:
             replaced.add(row[0])
             seeds.append(row)
     if not seeds:
-        return unit
+        if rows is unit.rows:
+            return unit
+        items = frozenset(row[TREE_ITEM] for row in rows) | {unit.item_id}
+        return replace(unit, rows=tuple(rows), items=items)
     params = {
         "nodes": [row[0] for row in seeds],
         "parents": [row[1] for row in seeds],

@@ -6,10 +6,11 @@ BOM generation it is known valid at. When the generation has moved on, `bom_chan
 0111) says which items the new generations changed, and a kept explosion is:
 
 - kept as it is when none of its items (the item and every item in its tree) changed;
-- patched (a tree) when some did, but not the item itself: only the subtrees of the topmost
-  changed occurrences are walked again, by one recursive query seeded with them;
-- computed again otherwise: a changed top item, a TRUNCATE, or a generation older than the
-  kept changes.
+- patched (a tree) when some did: only the subtrees of the topmost changed occurrences are
+  walked again, by one recursive query seeded with them. When the item itself changed (a new
+  version of its BOM, say), its level-1 lines are read again first: those identical to kept
+  ones keep their subtrees, the others are walked again with the other seeds;
+- computed again otherwise: a TRUNCATE, or a generation older than the kept changes.
 
 Flat explosions (sums per item) are summed from the same unit tree, so they are kept and
 patched with it.
@@ -124,7 +125,7 @@ async def unit_explosion(
             cache.put(key, current, kept)
             cache.metric.labels("kept").inc()
             return kept
-        if changed is not None and patch is not None and kept.unit.item_id not in changed:
+        if changed is not None and patch is not None:
             work = partial(_patched, patch, session, kept.unit, changed)
             return await cache.computed(key, current, work, outcome="patched")
     return await cache.computed(key, current, partial(_computed, compute, session))

@@ -6,8 +6,8 @@ ones a fresh computation gives."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from core.bom.cache import structures_for_app
 from core.bom.service import today
@@ -141,16 +142,90 @@ async def test_a_changed_sub_assembly_is_walked_again_alone(app: FastAPI, db: Te
         with recursive_queries(app) as ran:
             assert await trees(client, pump) == patched
         assert walks(ran) == []
-        r = await client.patch(f"/api/v1/items/{pump}", json={"name": "Pump, rev B"})
-        assert r.status_code == 200, r.text
+        sql(db, "UPDATE item SET code = 'PUMP-B' WHERE id = %(id)s", {"id": pump})
         with recursive_queries(app) as ran:
             renamed = await trees(client, pump)
-        assert walks(ran) == ["whole"]  # the top item changed: walked whole
+        assert walks(ran) == []  # the top item changed, its lines did not: nothing walked
+        assert renamed[0]["item_code"] == "PUMP-B"
     async with uncached(db) as fresh:
         assert await trees(fresh, pump) == renamed
     shaft_node = patched[0]["nodes"][0]
     assert [c["item_code"] for c in shaft_node["children"]] == ["BAR", "NUT"]
     assert [c["quantity"] for c in shaft_node["children"]] == [9.24, 30.8]  # 15.4 x 0.6, x 2
+
+
+@contextmanager
+def seeded_walks(app: FastAPI) -> Iterator[list[list[str]]]:
+    """The seeds (occurrence keys) of each seeded walk the app runs inside the block."""
+    seen: list[list[str]] = []
+
+    def record(*args: Any) -> None:
+        if "FROM unnest(" in args[2]:
+            seen.append(list(args[3]["nodes"]))
+
+    engine = app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def new_version(
+    client: httpx.AsyncClient,
+    bom_id: int,
+    change: dict[str, Any],
+    line: int = 0,
+    effective_from: date | None = None,
+) -> dict[str, Any]:
+    """A copy of BOM `bom_id` with its `line`-th line changed by `change` (deleted when
+    empty), activated (from today by default): the next version, as an engineering change
+    makes it."""
+    r = await client.post(f"/api/v1/bom/{bom_id}/copy")
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    target = draft["lines"][line]["id"]
+    path = f"/api/v1/bom/{draft['id']}/lines/{target}"
+    r = await (client.patch(path, json=change) if change else client.delete(path))
+    assert r.status_code in (200, 204), r.text
+    start = {"effective_from": effective_from.isoformat()} if effective_from else {}
+    r = await client.post(f"/api/v1/bom/{draft['id']}/activate", json=start)
+    assert r.status_code == 200, r.text
+    version: dict[str, Any] = r.json()
+    return version
+
+
+async def test_a_new_version_of_the_top_walks_only_its_changed_lines(
+    app: FastAPI, db: TestDb
+) -> None:
+    async with planner(app) as client:
+        s = await make_pump(client)
+        pump = s["items"]["PUMP"]["id"]
+        before = await trees(client, pump)
+        version = await new_version(client, s["boms"]["PUMP"]["id"], {"quantity": "3"}, line=1)
+        with seeded_walks(app) as seeds, recursive_queries(app) as ran:
+            after = await trees(client, pump)
+        assert walks(ran) == ["seeded"]  # one patch serves the tree and the sums
+        housing_line = next(li for li in version["lines"] if li["position"] == 20)
+        assert seeds == [[str(housing_line["id"])]]  # SHAFT's line is carried over, kept
+        shaft, housing = after[0]["nodes"]
+        shaft_line = next(li for li in version["lines"] if li["position"] == 10)
+        assert shaft == {
+            **before[0]["nodes"][0],
+            "line_id": shaft_line["id"],
+            "bom_id": version["id"],
+        }
+        assert after[0]["bom_id"] == version["id"]
+        assert (housing["line_id"], housing["quantity"]) == (housing_line["id"], 21)
+        assert housing["children"][0]["quantity"] == 84  # 7 x 3 housings x 4 bolts
+        version = await new_version(client, version["id"], {}, line=0)  # SHAFT's line dropped
+        with seeded_walks(app) as seeds, recursive_queries(app) as ran:
+            dropped = await trees(client, pump)
+        assert walks(ran) == [] and seeds == []  # HOUSING's line is kept, nothing to walk
+        assert [n["item_code"] for n in dropped[0]["nodes"]] == ["HOUSING"]
+        assert [c["item_code"] for c in dropped[1]["components"]] == ["HOUSING", "BOLT"]
+    async with uncached(db) as fresh:
+        assert await trees(fresh, pump) == dropped
 
 
 STEPS = 40
@@ -211,11 +286,22 @@ async def _random_change(
 ) -> None:
     n = rng.randrange(10)
     item = items[n]
-    match rng.choice(["version", "rename", "line", "retire", "planning"]):
+    match rng.choice(["version", "revision", "rename", "line", "retire", "planning"]):
         case "version":  # a new version of an assembly, activated (after a retired one)
             start = max(today(), _active_from(db, item))
             lines = _lines(rng, items[n + 1 :])
             await make_bom(client, item, lines, quantity="2", effective_from=start.isoformat())
+        case "revision":  # the next version of an active one: one line changed or dropped
+            r = await client.get("/api/v1/bom", params={"item_id": item, "status": "active"})
+            assert r.status_code == 200, r.text
+            if r.json()["items"]:
+                active = r.json()["items"][0]
+                change = rng.choice([{}, {"quantity": "4"}, {"scrap_factor": "0.1"}])
+                r = await client.get(f"/api/v1/bom/{active['id']}")
+                line = rng.randrange(len(r.json()["lines"]))
+                if change or len(r.json()["lines"]) > 1:
+                    start = max(today(), _active_from(db, item))
+                    await new_version(client, active["id"], change, line, start)
         case "rename":
             r = await client.patch(
                 f"/api/v1/items/{item}", json={"name": f"renamed {rng.random()}"}
