@@ -55,7 +55,8 @@ STRUCTURES = Counter(
     "mes_bom_structures_total",
     "Unit explosions (what explosion answers of any quantity are scaled from) by how they were "
     "obtained: hit (cached), kept (no item of theirs changed since), patched (changed subtrees "
-    "walked again), computed (walked whole), shared (another caller's walk or patch)",
+    "walked again), other_day (another day's, with the same BOM versions), computed (walked "
+    "whole), shared (another caller's walk or patch)",
     ["outcome"],
 )
 T = TypeVar("T")
@@ -145,6 +146,14 @@ class ResultCache(Generic[T]):
         else:
             self.misses += 1
         return entry.generation, entry.body
+
+    def values(self, current: int) -> list[tuple[Hashable, T]]:
+        """The keys and values kept under generation `current` or newer (not counted as reads)."""
+        return [
+            (key, entry.body)
+            for key, entry in self._entries.items()
+            if entry.body is not None and entry.generation >= current
+        ]
 
     def fresh(self, key: Hashable, current: int) -> bool:
         """Whether `key` holds an answer of generation `current` (not counted as a read)."""

@@ -30,7 +30,7 @@ from core.bom.schemas import (
     WhereUsedFlat,
     WhereUsedTree,
 )
-from core.bom.structures import Kept, unit_explosion
+from core.bom.structures import Kept, item_explosion
 from core.common.listing import ListParamsDep
 from core.common.schemas import Page
 from core.db import SessionDep
@@ -263,10 +263,11 @@ async def _unit_explosion(
     structures: ResultCache[Kept], session: AsyncSession, item_id: int, day: date
 ) -> Kept:
     """The item's unit explosion on `day`, kept, patched or computed (core.bom.structures)."""
-    return await unit_explosion(
+    return await item_explosion(
         structures,
         session,
-        ("explosion", item_id, day),
+        item_id,
+        day,
         lambda s: service.unit_tree(session=s, item_id=item_id, at=day),
         lambda s, unit, changed: service.patched_tree(session=s, unit=unit, changed=changed),
     )

@@ -228,6 +228,43 @@ async def test_a_new_version_of_the_top_walks_only_its_changed_lines(
         assert await trees(fresh, pump) == dropped
 
 
+async def on_day(client: httpx.AsyncClient, item: int, day: date) -> list[Any]:
+    """The tree and flat explosion of 7 units of `item` on `day`."""
+    out = []
+    for kind in ("explosion", "explosion/flat"):
+        r = await client.get(
+            f"/api/v1/bom/items/{item}/{kind}", params={"quantity": "7", "at": day.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+        out.append(r.json())
+    return out
+
+
+async def test_another_day_with_the_same_versions_reuses_the_explosion(
+    app: FastAPI, db: TestDb
+) -> None:
+    day = today()
+    days = [day + timedelta(days=n) for n in (0, 5, 20, 25, 7)]
+    async with planner(app) as client:
+        s = await make_pump(client)
+        pump = s["items"]["PUMP"]["id"]
+        # SHAFT's next version (more bar) takes effect 10 days from now
+        await new_version(
+            client, s["boms"]["SHAFT"]["id"], {"quantity": "0.75"}, 0, days[0] + timedelta(days=10)
+        )
+        read = {}
+        for at, walked in zip(days, [["whole"], [], ["whole"], [], []], strict=True):
+            with recursive_queries(app) as ran:
+                read[at] = await on_day(client, pump, at)
+            assert walks(ran) == walked, at  # walked only across SHAFT's change
+            assert read[at][0]["at"] == read[at][1]["at"] == at.isoformat()
+    async with uncached(db) as fresh:
+        for at in days:
+            assert await on_day(fresh, pump, at) == read[at], at
+    bars = {at: read[at][0]["nodes"][0]["children"][0]["quantity"] for at in days}
+    assert [bars[at] for at in days] == [7.7, 7.7, 11.55, 11.55, 7.7]  # 15.4 shafts x 0.5, x 0.75
+
+
 STEPS = 40
 
 
