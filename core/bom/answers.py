@@ -41,15 +41,21 @@ class Template:
 
     segments: tuple[bytes, ...]
     factors: tuple[Decimal, ...]
+    keys: tuple[str, ...] = ()
+    """A tree's occurrence keys, in the same order (what `spliced` finds subtrees by)."""
+    levels: tuple[int, ...] = ()
+    """A tree's levels, in the same order."""
 
     @classmethod
-    def of(cls, objects: list[dict[str, Any]], factors: Sequence[Decimal]) -> Template:
+    def of(
+        cls, objects: list[dict[str, Any]], factors: Sequence[Decimal], **tree: tuple[Any, ...]
+    ) -> Template:
         """Encode `objects` (nested or not), each with quantity 0; `factors` are those
         quantities' factors in encoding order (depth first)."""
         segments = orjson.dumps(objects).split(OPEN)
         if len(segments) != len(factors) + 1:
             raise ValueError(f"{len(segments) - 1} open quantities for {len(factors)} factors")
-        return cls(tuple(segments), tuple(factors))
+        return cls(tuple(segments), tuple(factors), **tree)
 
     def render(self, quantities: Sequence[int | float]) -> bytes:
         """The array with `quantities` (in encoding order) in place of the open ones."""
@@ -85,9 +91,67 @@ def _answer(head: dict[str, Any], key: bytes, body: bytes) -> bytes:
 
 def tree_template(unit: UnitExplosion) -> Template:
     """The unit explosion's tree nodes, encoded once."""
-    rows = unit.rows
+    return _tree_template(unit.rows)
+
+
+def _tree_template(rows: Sequence[Sequence[Any]]) -> Template:
+    """Nodes from unit tree rows (parents first, children in position order; rows whose
+    parent is not among them are roots), encoded once."""
     nodes = tree_nodes(rows, range(len(rows)))
-    return Template.of(nodes, [rows[index][-1] for index in _depth_first(nodes)])
+    ordered = [rows[index] for index in _depth_first(nodes)]
+    return Template.of(
+        nodes,
+        [row[-1] for row in ordered],
+        keys=tuple(row[0] for row in ordered),
+        levels=tuple(row[4] for row in ordered),
+    )
+
+
+NODE = b'{"line_id":'  # where a node's object starts (as a key, never inside a string)
+LEAF_END = b'"has_bom":false,"children":[]}'  # how a leaf's object ends, after its quantity
+
+
+def spliced(old: Template, unit: UnitExplosion, seeds: Sequence[str]) -> Template | None:
+    """The tree template of `unit`, a patch of the explosion `old` was encoded from in which
+    only the subtrees of the `seeds` (occurrence keys) were walked again: `old` with each seed's
+    subtree encoded anew in place. Byte for byte `tree_template(unit)`, for the cost of the
+    new subtrees; None where a seed is not in both (encode the whole tree instead).
+
+    In encoding order a subtree is one run of open quantities: the seed's, then every deeper
+    one after it. Its bytes start at the last node start before the seed's quantity and end
+    after the leaf that closes the run and the closing brackets of the levels in between."""
+    position = {key: index for index, key in enumerate(old.keys)}
+    below: dict[str, list[Sequence[Any]]] = {}
+    rows: dict[str, Sequence[Any]] = {}
+    for row in unit.rows:
+        rows[row[0]] = row
+        below.setdefault(row[1], []).append(row)
+    spans = []
+    for key in seeds:
+        first, seed = position.get(key), rows.get(key)
+        if first is None or seed is None:
+            return None
+        end = first + 1
+        while end < len(old.levels) and old.levels[end] > old.levels[first]:
+            end += 1
+        subtree = [seed]
+        for node in subtree:  # breadth first: parents first, children in position order
+            subtree.extend(below.get(node[0], ()))
+        spans.append((first, end, subtree))
+    segments, factors = list(old.segments), list(old.factors)
+    keys, levels = list(old.keys), list(old.levels)
+    for first, end, subtree in sorted(spans, key=lambda span: span[0], reverse=True):
+        head, tail = segments[first], segments[end]
+        start, depth = head.rfind(NODE), old.levels[end - 1] - old.levels[first]
+        cut = len(LEAF_END) + 2 * depth
+        if start < 0 or tail[:cut] != LEAF_END + b"]}" * depth:
+            return None
+        new = _tree_template(subtree)  # `[<the subtree's node>]`, its quantities open
+        joined = [head[:start] + new.segments[0][1:], *new.segments[1:-1]]
+        segments[first : end + 1] = [*joined, new.segments[-1][:-1] + tail[cut:]]
+        factors[first:end], keys[first:end] = new.factors, new.keys
+        levels[first:end] = new.levels
+    return Template(tuple(segments), tuple(factors), tuple(keys), tuple(levels))
 
 
 def tree_answer(unit: UnitExplosion, template: Template, quantity: Decimal) -> bytes:

@@ -7,7 +7,7 @@ concurrent edits cannot together create a cycle the check of each one alone woul
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import MAX_PREC, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
@@ -786,9 +786,10 @@ def tree_nodes(rows: Sequence[Sequence[Any]], quantities: Sequence[Any]) -> list
             "children": (),
         }
         nodes[key] = node
-        if not parent_key:
+        parent = nodes.get(parent_key) if parent_key else None
+        if parent is None:  # level 1, or the top of a subtree encoded alone
             roots.append(node)
-        elif (parent := nodes[parent_key])["has_bom"]:
+        elif parent["has_bom"]:
             parent["children"].append(node)
         else:
             parent["has_bom"] = True
@@ -865,6 +866,22 @@ def _first_level(
     return rows, walk
 
 
+def topmost(
+    rows: Sequence[Sequence[Any]], changed: frozenset[int], walk: Collection[str] = ()
+) -> tuple[set[str], list[Sequence[Any]]]:
+    """What a patch walks again: the keys of every occurrence at or below a changed item's
+    topmost occurrences (or the `walk` keys), and those topmost occurrences (the seeds)."""
+    replaced: set[str] = set()
+    seeds: list[Sequence[Any]] = []
+    for row in rows:  # parents come before their children
+        if row[1] in replaced:
+            replaced.add(row[0])
+        elif row[TREE_ITEM] in changed or row[0] in walk:
+            replaced.add(row[0])
+            seeds.append(row)
+    return replaced, seeds
+
+
 async def patched_tree(
     *, session: AsyncSession, unit: UnitExplosion, changed: frozenset[int]
 ) -> UnitExplosion:
@@ -885,14 +902,7 @@ async def patched_tree(
         rows, walk = _first_level(rows, fresh, changed)
         unit = replace(unit, item_code=item.code, bom_id=bom_id)
     by_key = {row[0]: row for row in rows}
-    replaced: set[str] = set()
-    seeds: list[Sequence[Any]] = []
-    for row in rows:  # parents come before their children
-        if row[1] in replaced:
-            replaced.add(row[0])
-        elif row[TREE_ITEM] in changed or row[0] in walk:
-            replaced.add(row[0])
-            seeds.append(row)
+    replaced, seeds = topmost(rows, changed, walk)
     if not seeds:
         if rows is unit.rows:
             return unit

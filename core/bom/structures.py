@@ -29,9 +29,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.bom.answers import Template, flat_answer, flat_template, tree_answer, tree_template
+from core.bom.answers import (
+    Template,
+    flat_answer,
+    flat_template,
+    spliced,
+    tree_answer,
+    tree_template,
+)
 from core.bom.cache import ResultCache, generation
-from core.bom.service import UnitExplosion, flat_rows
+from core.bom.service import UnitExplosion, flat_rows, topmost
 
 CHANGES_KEPT = 100_000  # generations of `bom_change` rows the writers keep (migration 0111)
 
@@ -186,7 +193,7 @@ async def unit_explosion(
             cache.metric.labels("kept").inc()
             return kept
         if changed is not None and patch is not None:
-            work = partial(_patched, patch, session, kept.unit, changed)
+            work = partial(_patched, patch, session, kept, changed)
             return await cache.computed(key, current, work, outcome="patched")
     return await cache.computed(key, current, partial(_computed, compute, session))
 
@@ -196,6 +203,14 @@ async def _computed(compute: Compute, session: AsyncSession) -> Kept:
 
 
 async def _patched(
-    patch: Patch, session: AsyncSession, unit: UnitExplosion, changed: frozenset[int]
+    patch: Patch, session: AsyncSession, kept: Kept, changed: frozenset[int]
 ) -> Kept:
-    return Kept(await patch(session, unit, changed))
+    """`kept` patched after changes to the `changed` items; its tree template is spliced
+    (only the subtrees walked again are encoded) when the top item did not change."""
+    unit = await patch(session, kept.unit, changed)
+    patched = Kept(unit)
+    old = kept._tree_template
+    if old is not None and unit.item_id not in changed:
+        seeds = [row[0] for row in topmost(kept.unit.rows, changed)[1]]
+        patched._tree_template = spliced(old, unit, seeds)
+    return patched

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
 
-from core.bom.answers import Template, flat_answer, flat_template, tree_answer, tree_template
+from core.bom.answers import (
+    Template,
+    flat_answer,
+    flat_template,
+    spliced,
+    tree_answer,
+    tree_template,
+)
 from core.bom.service import UnitExplosion, flat_payload, flat_rows, scaled_tree
 
 # (node, parent, line, bom, level, item, code, name, unit, per, scrap, op_seq, factor per unit)
@@ -72,3 +80,75 @@ def test_an_empty_explosion_renders_empty_arrays() -> None:
 def test_open_quantities_must_match_the_factors() -> None:
     with pytest.raises(ValueError, match="2 open quantities for 1 factors"):
         Template.of([{"quantity": 0, "x": 1}, {"quantity": 0, "x": 2}], [Decimal(1)])
+
+
+def _row(key: str, item: int, factor: str, name: str = "x") -> tuple[Any, ...]:
+    parent, _, line = key.rpartition(".")
+    level = key.count(".") + 1
+    return (
+        key,
+        parent,
+        int(line),
+        10 + level,
+        level,
+        item,
+        f"C{item}",
+        name,
+        "pcs",
+        1.0,
+        0.0,
+        None,
+        Decimal(factor),
+    )
+
+
+def _patch(
+    rows: tuple[tuple[Any, ...], ...], walked: dict[str, list[tuple[Any, ...]]]
+) -> UnitExplosion:
+    """UNIT with each seed (key of `walked`) replaced in place by its first new row and the
+    rest of its new subtree appended, as `service.patched_tree` merges rows."""
+    gone = set(walked)
+    kept = []
+    for row in rows:
+        if str(row[1]) in gone or any(str(row[0]).startswith(f"{k}.") for k in walked):
+            gone.add(str(row[0]))
+            continue
+        kept.append(walked[str(row[0])][0] if row[0] in walked else row)
+    merged = (*kept, *(row for new in walked.values() for row in new[1:]))
+    return UnitExplosion(1, "TOP", 10, UNIT.at, merged, frozenset(r[5] for r in merged) | {1})
+
+
+SPLICES = {
+    "a subtree grows": {
+        "1.5": [
+            _row("1.5", 102, "1.02", "Bar, rev"),
+            _row("1.5.9", 103, "3"),
+            _row("1.5.11", 105, "0.5"),
+        ]
+    },
+    "a leaf gets children": {"2.8": [_row("2.8", 104, "12"), _row("2.8.12", 106, "24")]},
+    "an assembly becomes a leaf": {"1": [_row("1", 100, "2", 'Sub "quantity":0,')]},
+    "two seeds": {
+        "1.6": [_row("1.6", 101, "2"), _row("1.6.13", 107, "4")],
+        "2": [_row("2", 101, "4"), _row("2.14", 107, "8"), _row("2.14.15", 108, "8")],
+    },
+}
+
+
+@pytest.mark.parametrize("walked", SPLICES.values(), ids=SPLICES.keys())
+def test_spliced_templates_are_the_whole_encoding(
+    walked: dict[str, list[tuple[Any, ...]]],
+) -> None:
+    after = _patch(ROWS, walked)
+    spliced_template = spliced(tree_template(UNIT), after, list(walked))
+    assert spliced_template == tree_template(after)
+    assert tree_answer(after, spliced_template, Decimal(7)) == orjson.dumps(
+        scaled_tree(after, Decimal(7))
+    )
+
+
+def test_a_seed_missing_after_the_patch_is_not_spliced() -> None:
+    after = _patch(ROWS, {"1.5": [_row("1.5", 102, "1.02")]})
+    gone = UnitExplosion(1, "TOP", 10, UNIT.at, after.rows[1:], after.items)
+    assert spliced(tree_template(UNIT), gone, ["1"]) is None
+    assert spliced(tree_template(UNIT), after, ["9.9"]) is None
