@@ -8,10 +8,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import psycopg
@@ -68,14 +68,18 @@ async def answers(client: httpx.AsyncClient, s: Structure, day: date | None = No
     return bodies
 
 
+T = TypeVar("T")
+
+
 @contextmanager
-def recursive_queries(app: FastAPI) -> Iterator[list[str]]:
-    """Explosion/where-used statements the app runs inside the block."""
-    seen: list[str] = []
+def recorded(app: FastAPI, pick: Callable[[str, Any], T | None]) -> Iterator[list[T]]:
+    """`pick(statement, parameters)` of each statement the app runs inside the block, where
+    it is not None."""
+    seen: list[T] = []
 
     def record(*args: Any) -> None:
-        if "WITH RECURSIVE" in args[2]:
-            seen.append(args[2])
+        if (picked := pick(args[2], args[3])) is not None:
+            seen.append(picked)
 
     engine = app.state.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
@@ -83,6 +87,11 @@ def recursive_queries(app: FastAPI) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def recursive_queries(app: FastAPI) -> AbstractContextManager[list[str]]:
+    """Explosion/where-used statements the app runs inside the block."""
+    return recorded(app, lambda statement, _: statement if "WITH RECURSIVE" in statement else None)
 
 
 def sql(db: TestDb, statement: str, params: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ ones a fresh computation gives."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,13 +15,18 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from core.bom.cache import structures_for_app
 from core.bom.service import today
 from core.bom.structures import CHANGES_KEPT, changed_items
 from tests.core.bom.helpers import make_bom, make_item, make_pump
-from tests.core.bom.test_explosion_cache import other_app, planner, recursive_queries, sql
+from tests.core.bom.test_explosion_cache import (
+    other_app,
+    planner,
+    recorded,
+    recursive_queries,
+    sql,
+)
 from tests.support.databases import TestDb
 
 
@@ -154,21 +159,13 @@ async def test_a_changed_sub_assembly_is_walked_again_alone(app: FastAPI, db: Te
     assert [c["quantity"] for c in shaft_node["children"]] == [9.24, 30.8]  # 15.4 x 0.6, x 2
 
 
-@contextmanager
-def seeded_walks(app: FastAPI) -> Iterator[list[list[str]]]:
+def seeded_walks(app: FastAPI) -> AbstractContextManager[list[list[str]]]:
     """The seeds (occurrence keys) of each seeded walk the app runs inside the block."""
-    seen: list[list[str]] = []
+    return recorded(app, lambda statement, params: _seeds(statement, params))
 
-    def record(*args: Any) -> None:
-        if "FROM unnest(" in args[2]:
-            seen.append(list(args[3]["nodes"]))
 
-    engine = app.state.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def _seeds(statement: str, params: Any) -> list[str] | None:
+    return list(params["nodes"]) if "FROM unnest(" in statement else None
 
 
 async def new_version(
