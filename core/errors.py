@@ -19,7 +19,12 @@ log = logging.getLogger(__name__)
 
 
 class ErrorDetail(BaseModel):
-    """One problem with the request: which field and why."""
+    """One problem with the request: which field and why.
+
+    `field` is where the value sits in the request, dotted as FastAPI names its validation
+    errors: `body.quantity`, `body.lines.0.quantity`, `query.sort`, `path.item_id`, or `body`
+    for the whole body. Errors of the database name the constraint instead.
+    """
 
     field: str | None = Field(default=None, examples=["body.quantity"])
     reason: str = Field(examples=["Input should be greater than 0"])

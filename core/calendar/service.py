@@ -482,11 +482,11 @@ async def shift_instances(
     Each day uses the nearest assignment up the hierarchy valid on it (the equipment's own,
     else its line's, area's or site's). Three queries whatever the range.
     """
-    start, end = aware(start, "start"), aware(end, "end")
+    start, end = aware(start, "query.start"), aware(end, "query.end")
     if end <= start:
-        raise ValidationFailed("end", "must be after start")
+        raise ValidationFailed("query.end", "must be after start")
     if end - start > MAX_RANGE:
-        raise ValidationFailed("end", f"the range may span at most {MAX_RANGE.days} days")
+        raise ValidationFailed("query.end", f"the range may span at most {MAX_RANGE.days} days")
     if await session.get(Equipment, equipment_id) is None:
         raise NotFound(f"equipment {equipment_id} not found")
     chain = await equipment_service.ancestor_ids(session, equipment_id)
@@ -547,7 +547,7 @@ async def shift_at(
 ) -> tuple[ShiftInstance | None, bool]:
     """The shift of the equipment containing `at` (None outside shifts), and whether `at` falls
     in one of its breaks or a non-working period."""
-    at = aware(at, "at")
+    at = aware(at, "query.at")
     instances = await shift_instances(
         session=session, equipment_id=equipment_id, start=at, end=at + timedelta(microseconds=1)
     )

@@ -2,7 +2,7 @@
 
 A domain declares a ListSpec (which columns `q` searches and which fields can be sorted), takes
 `ListParams` via the `ListParamsDep` dependency, adds its typed field filters to its select, and
-calls `paginate`. An unknown sort field is a 422 naming it.
+calls `paginate`. An unknown sort field is a 422 naming it (field `query.sort`).
 
 A search (`q`) is counted in the page's own statement (`count(*) OVER ()`): the matching set is
 computed once rather than once for the count and again for the page, which halves a broad
@@ -84,7 +84,9 @@ class ListSpec:
             column = self.sort.get(name)
             if column is None:
                 allowed = ", ".join(sorted(self.sort))
-                raise ValidationFailed("sort", f"unknown sort field {name!r}; allowed: {allowed}")
+                raise ValidationFailed(
+                    "query.sort", f"unknown sort field {name!r}; allowed: {allowed}"
+                )
             clauses.append(column.desc() if part.startswith("-") else column.asc())
         return clauses
 

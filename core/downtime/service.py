@@ -379,11 +379,11 @@ async def open_event(
 ) -> DowntimeEvent:
     """Record a stop (open unless `end_ts` is given); Conflict when it overlaps another event of
     the equipment. Does not commit."""
-    start_ts = _aware(start_ts, "start_ts")
-    if end_ts is not None and _aware(end_ts, "end_ts") <= start_ts:
-        raise ValidationFailed("end_ts", "must be after start_ts")
-    reason = await _bookable(session, reason_id, "reason_id")
-    await _lock_equipment(session, equipment_id, "equipment_id")
+    start_ts = _aware(start_ts, "body.start_ts")
+    if end_ts is not None and _aware(end_ts, "body.end_ts") <= start_ts:
+        raise ValidationFailed("body.end_ts", "must be after start_ts")
+    reason = await _bookable(session, reason_id, "body.reason_id")
+    await _lock_equipment(session, equipment_id, "body.equipment_id")
     await _reject_overlap(session, equipment_id, start_ts, end_ts, None)
     event = DowntimeEvent(
         equipment_id=equipment_id,
@@ -420,11 +420,13 @@ async def close_event(
     event = await get_event(session, event_id, lock=True)
     if event.end_ts is not None:
         raise Conflict(f"downtime event {event_id} is already closed")
-    end = _aware(end_ts, "end_ts") if end_ts is not None else now()
+    end = _aware(end_ts, "body.end_ts") if end_ts is not None else now()
     if end <= event.start_ts:
-        raise ValidationFailed("end_ts", f"must be after the start {event.start_ts.isoformat()}")
+        raise ValidationFailed(
+            "body.end_ts", f"must be after the start {event.start_ts.isoformat()}"
+        )
     before = audit.snapshot(event)
-    reason = await _bookable(session, reason_id, "reason_id")
+    reason = await _bookable(session, reason_id, "body.reason_id")
     if reason is not None:
         event.reason_id = reason.id
         event.planned = reason.planned

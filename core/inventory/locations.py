@@ -58,7 +58,7 @@ async def list_locations(
 
 async def _check_parent(session: AsyncSession, location_id: int | None, parent_id: int) -> None:
     """The parent exists and is not the location itself or one of its descendants."""
-    await get(session=session, location_id=parent_id, field="parent_id")
+    await get(session=session, location_id=parent_id, field="body.parent_id")
     if location_id is None:
         return
     ancestors = (
@@ -76,7 +76,7 @@ async def _check_parent(session: AsyncSession, location_id: int | None, parent_i
     )
     if loop:
         raise ValidationFailed(
-            "parent_id", f"location {parent_id} is this location or inside it (a cycle)"
+            "body.parent_id", f"location {parent_id} is this location or inside it (a cycle)"
         )
 
 

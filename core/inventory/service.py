@@ -99,7 +99,7 @@ def _usable_lot() -> ColumnElement[bool]:
 # --- lookups -------------------------------------------------------------------------------
 
 
-async def _item(session: AsyncSession, item_id: int, field: str = "item_id") -> Item:
+async def _item(session: AsyncSession, item_id: int, field: str = "body.item_id") -> Item:
     item = await session.get(Item, item_id) if 1 <= item_id <= MAX_ID else None
     if item is None:
         raise NotFound(
@@ -126,7 +126,7 @@ async def _location(
 
 
 async def _lot(
-    session: AsyncSession, item: Item, lot_id: int | None, field: str = "lot_id"
+    session: AsyncSession, item: Item, lot_id: int | None, field: str = "body.lot_id"
 ) -> Lot | None:
     """The lot named for a movement of `item`; required for lot-tracked items."""
     if lot_id is None:
@@ -165,7 +165,12 @@ def _short(item: Item, location: Location, lot: Lot | None, have: Decimal, want:
 
 
 async def _remove_or_conflict(
-    session: AsyncSession, item: Item, location: Location, lot: Lot | None, quantity: Decimal
+    session: AsyncSession,
+    item: Item,
+    location: Location,
+    lot: Lot | None,
+    quantity: Decimal,
+    field: str = "body.quantity",
 ) -> Decimal:
     lot_id = lot.id if lot else None
     left = await stock.remove(
@@ -176,7 +181,7 @@ async def _remove_or_conflict(
             session, item_id=item.id, location_id=location.id, lot_id=lot_id
         )
         message = _short(item, location, lot, have, quantity)
-        raise Conflict(message, details=[ErrorDetail(field="quantity", reason=message)])
+        raise Conflict(message, details=[ErrorDetail(field=field, reason=message)])
     return left
 
 
@@ -231,7 +236,7 @@ async def receive(
 ) -> InventoryTransaction:
     """Goods in: stock added at `to_location_id`, into a new or existing lot."""
     item = await _item(session, data.item_id)
-    location = await _location(session, data.to_location_id, "to_location_id", receiving=True)
+    location = await _location(session, data.to_location_id, "body.to_location_id", receiving=True)
     lot: Lot | None
     if data.lot_code is not None:
         lot, _ = await lots.find_or_create(
@@ -246,7 +251,7 @@ async def receive(
             supplier_lot=data.supplier_lot,
         )
     else:
-        field = "lot_code" if item.lot_tracked and data.lot_id is None else "lot_id"
+        field = "body.lot_code" if item.lot_tracked and data.lot_id is None else "body.lot_id"
         lot = await _lot(session, item, data.lot_id, field)
         if lot is not None:
             await lots.add_received(session=session, lot_id=lot.id, quantity=data.quantity)
@@ -278,11 +283,11 @@ async def issue(
 ) -> InventoryTransaction:
     """Goods out of `from_location_id` (released, unexpired lots only); Conflict when short."""
     item = await _item(session, data.item_id)
-    location = await _location(session, data.from_location_id, "from_location_id")
+    location = await _location(session, data.from_location_id, "body.from_location_id")
     lot = await _lot(session, item, data.lot_id)
     if data.work_order_id is not None:
         await _work_order(session, data.work_order_id)
-    await _check_consumable(session, lot, "lot_id")
+    await _check_consumable(session, lot, "body.lot_id")
     left = await _remove_or_conflict(session, item, location, lot, data.quantity)
     tx = await _ledger(
         session,
@@ -306,8 +311,8 @@ async def transfer(
 ) -> InventoryTransaction:
     """Move stock between locations, whatever the lot's status (e.g. into quarantine)."""
     item = await _item(session, data.item_id)
-    source = await _location(session, data.from_location_id, "from_location_id")
-    target = await _location(session, data.to_location_id, "to_location_id", receiving=True)
+    source = await _location(session, data.from_location_id, "body.from_location_id")
+    target = await _location(session, data.to_location_id, "body.to_location_id", receiving=True)
     lot = await _lot(session, item, data.lot_id)
     lot_id = lot.id if lot else None
     await stock.ensure_row(session, item_id=item.id, location_id=target.id, lot_id=lot_id)
@@ -338,7 +343,7 @@ async def adjust(
 ) -> InventoryTransaction:
     """Book a count difference or a signed correction at one location."""
     item = await _item(session, data.item_id)
-    location = await _location(session, data.location_id, "location_id")
+    location = await _location(session, data.location_id, "body.location_id")
     lot = await _lot(session, item, data.lot_id)
     lot_id = lot.id if lot else None
     if data.counted_quantity is not None:
@@ -351,7 +356,7 @@ async def adjust(
         if delta == 0:
             raise Conflict(
                 f"the count of {fmt(data.counted_quantity)} equals the on-hand; nothing to adjust",
-                details=[ErrorDetail(field="counted_quantity", reason="equals the on-hand")],
+                details=[ErrorDetail(field="body.counted_quantity", reason="equals the on-hand")],
             )
     else:
         assert data.quantity is not None  # the schema requires one of the two
@@ -361,7 +366,8 @@ async def adjust(
             session, item_id=item.id, location_id=location.id, lot_id=lot_id, quantity=delta
         )
     else:
-        after = await _remove_or_conflict(session, item, location, lot, -delta)
+        field = "body.quantity" if data.counted_quantity is None else "body.counted_quantity"
+        after = await _remove_or_conflict(session, item, location, lot, -delta, field)
     tx = await _ledger(
         session,
         principal,
@@ -392,7 +398,7 @@ def _positive(quantity: Decimal, field: str) -> Decimal:
 
 
 async def _work_order(
-    session: AsyncSession, work_order_id: int, field: str = "work_order_id"
+    session: AsyncSession, work_order_id: int, field: str = "body.work_order_id"
 ) -> int:
     """The id of an existing work order, else ValidationFailed / NotFound naming `field`."""
     if not 1 <= work_order_id <= MAX_ID:
@@ -419,18 +425,20 @@ async def receive_production(
 
     With `lot_code` None a code `WO<id>-<nnn>` is generated. A lot code that already exists
     for the item is added to when it is this work order's production lot, else Conflict.
-    Does not commit: the caller commits, or rolls back on any error.
+    Does not commit: the caller commits, or rolls back on any error. Errors name the field of
+    the completion request a value came from (`path.work_order_id`, `body.location_id`,
+    `body.lot_code`), else the argument (the order's item and good quantity).
     """
-    await _work_order(session, work_order_id)
+    await _work_order(session, work_order_id, "path.work_order_id")
     _positive(quantity, "quantity")
-    item = await _item(session, item_id)
-    location = await _location(session, location_id, "location_id", receiving=True)
+    item = await _item(session, item_id, "item_id")
+    location = await _location(session, location_id, "body.location_id", receiving=True)
     if lot_code is None:
         code = await lots.next_production_code(
             session=session, item_id=item.id, work_order_id=work_order_id
         )
     else:
-        code = lots.check_code(lot_code, "lot_code")
+        code = lots.check_code(lot_code, "body.lot_code")
 
     def same_order(lot: Lot) -> None:
         if lot.origin != LotOrigin.PRODUCTION or lot.work_order_id != work_order_id:
@@ -441,7 +449,7 @@ async def receive_production(
             )
             raise Conflict(
                 f"lot {code!r} of item {item.code!r} already exists from {source}",
-                details=[ErrorDetail(field="lot_code", reason="lot exists")],
+                details=[ErrorDetail(field="body.lot_code", reason="lot exists")],
             )
 
     lot, _ = await lots.find_or_create(
@@ -487,12 +495,14 @@ async def backflush(
     consumed stock row and a genealogy link produced lot <- consumed lot. Conflict naming the
     item and the shortfall when there is not enough. Does not commit: the caller commits, or
     rolls back on any error (some components may already be booked when a later one is short).
+    Errors name `path.work_order_id` and `body.location_id` of the completion request, and the
+    arguments `produced_lot_id` and `components` (derived, not request inputs).
     """
-    await _work_order(session, work_order_id)
+    await _work_order(session, work_order_id, "path.work_order_id")
     if not 1 <= produced_lot_id <= MAX_ID:
         raise ValidationFailed("produced_lot_id", f"not a valid id: {produced_lot_id}")
     produced = await lots.get(session=session, lot_id=produced_lot_id, field="produced_lot_id")
-    location = await _location(session, location_id, "location_id")
+    location = await _location(session, location_id, "body.location_id")
     needed: dict[int, Decimal] = {}
     for index, (item_id, quantity) in enumerate(components):
         _positive(quantity, f"components.{index}.quantity")

@@ -55,7 +55,7 @@ async def _numeric(session: AsyncSession, characteristic_id: int) -> Characteris
     )
     if characteristic.kind != CharacteristicKind.NUMERIC:
         raise ValidationFailed(
-            "characteristic_id",
+            "path.characteristic_id",
             f"characteristic {characteristic.code!r} is an attribute; SPC charts need "
             "numeric values",
         )
@@ -152,7 +152,7 @@ async def xbar_r(
     size = characteristic.sample_size
     if size not in spc.CONSTANTS:
         raise ValidationFailed(
-            "characteristic_id",
+            "path.characteristic_id",
             f"X-bar/R charts need a sample size of 2 to 10; {characteristic.code!r} takes "
             f"{size}: use the individuals chart",
         )

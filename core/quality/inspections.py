@@ -147,23 +147,24 @@ async def create(
     *, session: AsyncSession, principal: Principal, data: InspectionCreate
 ) -> InspectionOut:
     """Start an inspection; the plan must be active with characteristics, the lot of its item."""
-    plan = await plans.get_plan(session=session, plan_id=data.plan_id, field="plan_id")
+    plan = await plans.get_plan(session=session, plan_id=data.plan_id, field="body.plan_id")
     if not plan.active:
         raise Conflict(f"inspection plan {plan.code!r} is inactive")
     if not plan.characteristics:
         raise Conflict(f"inspection plan {plan.code!r} has no characteristics to inspect")
     if data.work_order_id is not None:
-        await require_work_order(session, data.work_order_id, "work_order_id")
+        await require_work_order(session, data.work_order_id, "body.work_order_id")
     if data.lot_id is not None:
         lot = await session.get(Lot, data.lot_id)
         if lot is None:
             raise NotFound(
                 f"lot {data.lot_id} not found",
-                details=[ErrorDetail(field="lot_id", reason="not found")],
+                details=[ErrorDetail(field="body.lot_id", reason="not found")],
             )
         if lot.item_id != plan.item_id:
             raise ValidationFailed(
-                "lot_id", f"lot {lot.code!r} is not a lot of the item plan {plan.code!r} inspects"
+                "body.lot_id",
+                f"lot {lot.code!r} is not a lot of the item plan {plan.code!r} inspects",
             )
     inspection = Inspection(**data.model_dump(), inspector=principal.display)
     session.add(inspection)
@@ -202,7 +203,7 @@ async def record_results(
         taken[characteristic_id].add(sample_no)
     rows = []
     for index, result in enumerate(data.results):
-        where = f"results.{index}"
+        where = f"body.results.{index}"
         characteristic = by_id.get(result.characteristic_id)
         if characteristic is None:
             raise ValidationFailed(

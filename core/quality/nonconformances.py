@@ -103,20 +103,22 @@ async def create(*, session: AsyncSession, principal: Principal, data: NcCreate)
     if data.inspection_id is not None:
         inspection = await session.get(Inspection, data.inspection_id)
         if inspection is None:
-            raise _missing("inspection", data.inspection_id, "inspection_id")
+            raise _missing("inspection", data.inspection_id, "body.inspection_id")
         values["lot_id"] = values["lot_id"] or inspection.lot_id
         values["work_order_id"] = values["work_order_id"] or inspection.work_order_id
         item_id = await session.scalar(
             select(InspectionPlan.item_id).where(InspectionPlan.id == inspection.plan_id)
         )
     if data.work_order_id is not None:
-        await require_work_order(session, data.work_order_id, "work_order_id")
+        await require_work_order(session, data.work_order_id, "body.work_order_id")
     if values["lot_id"] is not None:
         lot = await session.get(Lot, values["lot_id"])
         if lot is None:
-            raise _missing("lot", values["lot_id"], "lot_id")
+            raise _missing("lot", values["lot_id"], "body.lot_id")
         if item_id is not None and lot.item_id != item_id:
-            raise ValidationFailed("lot_id", f"lot {lot.code!r} is not a lot of the inspected item")
+            raise ValidationFailed(
+                "body.lot_id", f"lot {lot.code!r} is not a lot of the inspected item"
+            )
         item_id = lot.item_id
     nc = NonConformance(**values, item_id=item_id, reported_by=principal.display)
     session.add(nc)
@@ -171,7 +173,7 @@ async def transition(
         raise InvalidTransition(
             f"non-conformance {nc_id} cannot go from {current} to {data.status}; "
             f"allowed: {allowed}",
-            details=[ErrorDetail(field="status", reason=f"not allowed from {current}")],
+            details=[ErrorDetail(field="body.status", reason=f"not allowed from {current}")],
         )
     now = await session.scalar(select(func.now()))
     before = audit.snapshot(nc)
@@ -183,7 +185,7 @@ async def transition(
         nc.review_started_at, nc.reviewed_by = now, principal.display
     elif data.status == NcStatus.CLOSED:
         if nc.disposition is None:
-            raise ValidationFailed("disposition", "closing needs a disposition")
+            raise ValidationFailed("body.disposition", "closing needs a disposition")
         nc.closed_at, nc.closed_by = now, principal.display
     nc.status = data.status
     await session.flush()

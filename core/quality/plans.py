@@ -103,11 +103,12 @@ async def _check_operation(session: AsyncSession, operation_id: int, item_id: in
     if owner is None:
         raise NotFound(
             f"routing operation {operation_id} not found",
-            details=[ErrorDetail(field="operation_id", reason="not found")],
+            details=[ErrorDetail(field="body.operation_id", reason="not found")],
         )
     if owner != item_id:
         raise ValidationFailed(
-            "operation_id", f"routing operation {operation_id} is not on the routing of this item"
+            "body.operation_id",
+            f"routing operation {operation_id} is not on the routing of this item",
         )
 
 
@@ -118,7 +119,7 @@ async def create_plan(
     if await session.get(Item, data.item_id) is None:
         raise NotFound(
             f"item {data.item_id} not found",
-            details=[ErrorDetail(field="item_id", reason="not found")],
+            details=[ErrorDetail(field="body.item_id", reason="not found")],
         )
     if await session.scalar(select(InspectionPlan.id).where(InspectionPlan.code == data.code)):
         raise Conflict(f"inspection plan code {data.code!r} already exists")
@@ -242,7 +243,7 @@ async def update_characteristic(
     problem = check_limits(kind, pick("lsl"), pick("usl"), pick("target"))
     if problem:
         field = next((f for f in ("lsl", "usl", "target") if f in changes), "lsl")
-        raise ValidationFailed(field, problem)
+        raise ValidationFailed(f"body.{field}", problem)
     if changes.get("sample_size", characteristic.sample_size) != characteristic.sample_size and (
         await _has_results(session, characteristic_id)
     ):

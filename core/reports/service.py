@@ -66,11 +66,11 @@ PLANNED_SQL = """
 
 def check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """Aware, ordered, at most a year."""
-    start, end = calendar.aware(start, "start"), calendar.aware(end, "end")
+    start, end = calendar.aware(start, "query.start"), calendar.aware(end, "query.end")
     if end <= start:
-        raise ValidationFailed("end", "must be after start")
+        raise ValidationFailed("query.end", "must be after start")
     if end - start > MAX_RANGE:
-        raise ValidationFailed("end", f"the range may span at most {MAX_RANGE.days} days")
+        raise ValidationFailed("query.end", f"the range may span at most {MAX_RANGE.days} days")
     return start, end
 
 
@@ -79,7 +79,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError) as err:
-        raise ValidationFailed("timezone", f"unknown IANA time zone {name!r}") from err
+        raise ValidationFailed("query.timezone", f"unknown IANA time zone {name!r}") from err
 
 
 def pct(part: Decimal, whole: Decimal) -> float | None:

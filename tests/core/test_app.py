@@ -89,7 +89,7 @@ async def test_list_rejects_unknown_sort_field(as_roles: AsRoles) -> None:
         r = await client.get("/api/v1/audit", params={"sort": "-nope"})
     assert r.status_code == 422
     detail = r.json()["error"]["details"][0]
-    assert detail["field"] == "sort"
+    assert detail["field"] == "query.sort"
     assert "nope" in detail["reason"]
 
 

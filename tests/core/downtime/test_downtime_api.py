@@ -183,11 +183,11 @@ async def test_events_open_close_assign_and_list(as_roles: AsRoles) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"start_ts": "2026-01-01T00:00:00"}, "start_ts"),
-        ({"start_ts": "2099-01-01T00:00:00Z"}, "start_ts"),
-        ({"start_ts": "2026-01-01T01:00:00Z", "end_ts": "2026-01-01T00:00:00Z"}, "end_ts"),
+        ({"start_ts": "2026-01-01T00:00:00"}, "body.start_ts"),
+        ({"start_ts": "2099-01-01T00:00:00Z"}, "body.start_ts"),
+        ({"start_ts": "2026-01-01T01:00:00Z", "end_ts": "2026-01-01T00:00:00Z"}, "body.end_ts"),
         ({"start_ts": "2026-01-01T00:00:00Z", "source": "plc"}, "body.source"),
-        ({"start_ts": "2026-01-01T00:00:00Z", "equipment_id": 999999}, "equipment_id"),
+        ({"start_ts": "2026-01-01T00:00:00Z", "equipment_id": 999999}, "body.equipment_id"),
     ],
 )
 async def test_bad_events_are_422_and_change_nothing(

@@ -208,7 +208,7 @@ async def test_cycle_times_search_filter_sort_and_page(as_roles: AsRoles) -> Non
         assert await codes(q="gear", offset=5) == ([], 2)
         bad = await client.get(url, params={"sort": "colour"})
         assert bad.status_code == 422
-        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.sort"]
         assert (await client.get("/api/v1/equipment/999999/cycle-times")).status_code == 404
 
 

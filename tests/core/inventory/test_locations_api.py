@@ -51,7 +51,7 @@ async def test_parent_cycle_is_refused(as_roles: AsRoles) -> None:
             f"/api/v1/inventory/locations/{a['id']}", json={"parent_id": c["id"]}
         )
         assert r.status_code == 422
-        assert r.json()["error"]["details"][0]["field"] == "parent_id"
+        assert r.json()["error"]["details"][0]["field"] == "body.parent_id"
         assert "cycle" in r.json()["error"]["message"]
         own = await client.patch(
             f"/api/v1/inventory/locations/{a['id']}", json={"parent_id": a["id"]}
@@ -62,7 +62,7 @@ async def test_parent_cycle_is_refused(as_roles: AsRoles) -> None:
             json={"code": "D", "name": "D", "type": "warehouse", "parent_id": 999999},
         )
         assert missing.status_code == 404
-        assert missing.json()["error"]["details"][0]["field"] == "parent_id"
+        assert missing.json()["error"]["details"][0]["field"] == "body.parent_id"
         assert (await client.get(f"/api/v1/inventory/locations/{a['id']}")).json()[
             "parent_id"
         ] is None
@@ -122,7 +122,7 @@ async def test_list_search_filter_sort(as_roles: AsRoles) -> None:
         assert [loc["code"] for loc in found["items"]] == ["LOC-2"]
         bad = await client.get("/api/v1/inventory/locations", params={"sort": "colour"})
         assert bad.status_code == 422
-        assert bad.json()["error"]["details"][0]["field"] == "sort"
+        assert bad.json()["error"]["details"][0]["field"] == "query.sort"
 
 
 async def test_operator_reads_but_cannot_configure(as_roles: AsRoles) -> None:

@@ -165,7 +165,7 @@ async def test_issue_takes_stock_and_refuses_a_shortfall(
             },
         )
         assert unknown.status_code == 404
-        assert unknown.json()["error"]["details"][0]["field"] == "work_order_id"
+        assert unknown.json()["error"]["details"][0]["field"] == "body.work_order_id"
         ok = await client.post(
             "/api/v1/inventory/issues",
             json={
@@ -225,7 +225,7 @@ async def test_issue_refuses_held_and_expired_lots(
                 },
             )
             assert r.status_code == 409 and reason in r.json()["error"]["message"]
-            assert r.json()["error"]["details"][0]["field"] == "lot_id"
+            assert r.json()["error"]["details"][0]["field"] == "body.lot_id"
 
 
 async def test_lot_rules(as_roles: AsRoles, stock: dict[str, Any]) -> None:
@@ -241,7 +241,7 @@ async def test_lot_rules(as_roles: AsRoles, stock: dict[str, Any]) -> None:
         )
         assert no_lot.status_code == 422
         assert no_lot.json()["error"]["details"] == [
-            {"field": "lot_code", "reason": "item 'STEEL' is lot-tracked: a lot is required"}
+            {"field": "body.lot_code", "reason": "item 'STEEL' is lot-tracked: a lot is required"}
         ]
         issue_no_lot = await client.post(
             "/api/v1/inventory/issues",
@@ -252,7 +252,7 @@ async def test_lot_rules(as_roles: AsRoles, stock: dict[str, Any]) -> None:
             },
         )
         assert issue_no_lot.status_code == 422
-        assert issue_no_lot.json()["error"]["details"][0]["field"] == "lot_id"
+        assert issue_no_lot.json()["error"]["details"][0]["field"] == "body.lot_id"
         wrong_item = await client.post(
             "/api/v1/inventory/issues",
             json={
@@ -325,7 +325,7 @@ async def test_transfer_moves_stock_whatever_the_status(
             },
         )
         assert closed.status_code == 409
-        assert closed.json()["error"]["details"][0]["field"] == "to_location_id"
+        assert closed.json()["error"]["details"][0]["field"] == "body.to_location_id"
         assert [
             r["quantity"] for r in await on_hand_rows(client, item_id=stock["washer"]["id"])
         ] == [500]
@@ -418,17 +418,17 @@ async def test_bad_receipts_are_422_naming_the_field_and_change_nothing(
         (
             "/api/v1/inventory/receipts",
             {"item_id": 999999, "quantity": 1, "to_location_id": 1},
-            "item_id",
+            "body.item_id",
         ),
         (
             "/api/v1/inventory/issues",
             {"item_id": 1, "quantity": 1, "from_location_id": 999999},
-            "from_location_id",
+            "body.from_location_id",
         ),
         (
             "/api/v1/inventory/issues",
             {"item_id": 1, "quantity": 1, "from_location_id": 1, "lot_id": 999999},
-            "lot_id",
+            "body.lot_id",
         ),
     ],
 )
@@ -527,4 +527,4 @@ async def test_ledger_search_covers_item_and_lot_codes(
         assert await found(q="item", offset=10) == ([], 4)
         bad = await client.get("/api/v1/inventory/transactions", params={"q": "x", "sort": "lot"})
         assert bad.status_code == 422
-        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.sort"]

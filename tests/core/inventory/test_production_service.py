@@ -147,11 +147,11 @@ async def test_receive_production_refuses_a_lot_code_from_elsewhere(
         ({"quantity": Decimal("-3")}, ValidationFailed, "quantity"),
         ({"quantity": Decimal("NaN")}, ValidationFailed, "quantity"),
         ({"quantity": Decimal("0.0000001")}, ValidationFailed, "quantity"),
-        ({"work_order_id": 0}, ValidationFailed, "work_order_id"),
-        ({"work_order_id": 999999}, NotFound, "work_order_id"),
-        ({"lot_code": "bad code"}, ValidationFailed, "lot_code"),
+        ({"work_order_id": 0}, ValidationFailed, "path.work_order_id"),
+        ({"work_order_id": 999999}, NotFound, "path.work_order_id"),
+        ({"lot_code": "bad code"}, ValidationFailed, "body.lot_code"),
         ({"item_id": 99999}, NotFound, "item_id"),
-        ({"location_id": 99999}, NotFound, "location_id"),
+        ({"location_id": 99999}, NotFound, "body.location_id"),
     ],
 )
 async def test_receive_production_rejects_bad_arguments(
@@ -330,10 +330,10 @@ async def test_backflush_reports_stock_it_may_not_use(
     [
         ({"components": [(1, Decimal(0))]}, ValidationFailed, "components.0.quantity"),
         ({"produced_lot_id": 99999}, NotFound, "produced_lot_id"),
-        ({"location_id": 99999}, NotFound, "location_id"),
+        ({"location_id": 99999}, NotFound, "body.location_id"),
         ({"components": [(99999, Decimal(1))]}, NotFound, "components"),
-        ({"work_order_id": -1}, ValidationFailed, "work_order_id"),
-        ({"work_order_id": 999999}, NotFound, "work_order_id"),
+        ({"work_order_id": -1}, ValidationFailed, "path.work_order_id"),
+        ({"work_order_id": 999999}, NotFound, "path.work_order_id"),
     ],
 )
 async def test_backflush_rejects_bad_arguments(

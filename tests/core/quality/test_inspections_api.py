@@ -79,13 +79,13 @@ async def test_results_pass_or_fail_and_decide_the_inspection(
 @pytest.mark.parametrize(
     ("result", "status", "field"),
     [
-        ({"value": 20}, 422, "results.1.characteristic_id"),  # characteristic of another plan
-        ({"code": "OD"}, 422, "results.1.value"),
-        ({"code": "OD", "value": 20, "passed": True}, 422, "results.1.passed"),
-        ({"code": "BURR"}, 422, "results.1.passed"),
-        ({"code": "BURR", "passed": False, "value": 1}, 422, "results.1.value"),
-        ({"code": "OD", "value": 20, "sample_no": 4}, 422, "results.1.sample_no"),
-        ({"code": "OD", "value": 20, "sample_no": 1}, 409, "results.1.sample_no"),
+        ({"value": 20}, 422, "body.results.1.characteristic_id"),  # characteristic of another plan
+        ({"code": "OD"}, 422, "body.results.1.value"),
+        ({"code": "OD", "value": 20, "passed": True}, 422, "body.results.1.passed"),
+        ({"code": "BURR"}, 422, "body.results.1.passed"),
+        ({"code": "BURR", "passed": False, "value": 1}, 422, "body.results.1.value"),
+        ({"code": "OD", "value": 20, "sample_no": 4}, 422, "body.results.1.sample_no"),
+        ({"code": "OD", "value": 20, "sample_no": 1}, 409, "body.results.1.sample_no"),
     ],
 )
 async def test_a_bad_result_rejects_the_whole_batch(
@@ -257,4 +257,4 @@ async def test_list_inspections_search_sort_and_page(
         assert await found(q="qp-", sort="id", limit=1, offset=1) == (["b"], 3)
         bad = await client.get("/api/v1/quality/inspections", params={"sort": "plan"})
         assert bad.status_code == 422
-        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.sort"]

@@ -67,7 +67,7 @@ async def test_life_cycle(as_roles: AsRoles, failed: dict[str, Any]) -> None:
         assert review.json()["review_started_at"] is not None
         undecided = await client.post(f"{url}/transitions", json={"status": "closed"})
         assert undecided.status_code == 422
-        assert undecided.json()["error"]["details"][0]["field"] == "disposition"
+        assert undecided.json()["error"]["details"][0]["field"] == "body.disposition"
         assert (await client.get(url)).json()["status"] == "under_review"
         decided = await client.patch(
             url, json={"disposition": "rework", "disposition_note": "deburr"}
@@ -108,8 +108,8 @@ async def test_sources_and_validation(as_roles: AsRoles, failed: dict[str, Any])
         base = {"title": "Dent", "severity": "minor"}
         cases: list[tuple[dict[str, Any], int, str | None]] = [
             ({}, 422, None),
-            ({"lot_id": 999999}, 404, "lot_id"),
-            ({"inspection_id": 999999}, 404, "inspection_id"),
+            ({"lot_id": 999999}, 404, "body.lot_id"),
+            ({"inspection_id": 999999}, 404, "body.inspection_id"),
             ({"work_order_id": 5, "severity": "cosmetic"}, 422, "body.severity"),
             ({"work_order_id": 5, "quantity": 0}, 422, "body.quantity"),
             ({"work_order_id": 5, "disposition": "sell"}, 422, "body.disposition"),
@@ -130,7 +130,7 @@ async def test_sources_and_validation(as_roles: AsRoles, failed: dict[str, Any])
             "/api/v1/quality/non-conformances", json={**base, "work_order_id": 999999}
         )
         assert unknown.status_code == 404
-        assert unknown.json()["error"]["details"][0]["field"] == "work_order_id"
+        assert unknown.json()["error"]["details"][0]["field"] == "body.work_order_id"
         assert by_order.status_code == 201 and by_order.json()["item_id"] is None
         assert (await client.get("/api/v1/quality/non-conformances")).json()["total"] == 2
         assert (await client.get("/api/v1/quality/non-conformances/999999")).status_code == 404

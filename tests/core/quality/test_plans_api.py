@@ -61,7 +61,7 @@ async def test_create_get_update_plan(as_roles: AsRoles) -> None:
         assert (patched.json()["name"], patched.json()["operation_id"]) == ("Final check", turning)
         foreign = await client.patch(url, json={"operation_id": elsewhere})
         assert foreign.status_code == 422
-        assert foreign.json()["error"]["details"][0]["field"] == "operation_id"
+        assert foreign.json()["error"]["details"][0]["field"] == "body.operation_id"
         missing = await client.patch(url, json={"operation_id": 999999})
         assert missing.status_code == 404
     async with as_roles("supervisor") as auditor:
@@ -114,7 +114,7 @@ async def test_plan_conflicts_and_references(as_roles: AsRoles) -> None:
             "/api/v1/quality/plans", json={"code": "QP-2", "name": "x", "item_id": 999999}
         )
         assert missing.status_code == 404
-        assert missing.json()["error"]["details"][0]["field"] == "item_id"
+        assert missing.json()["error"]["details"][0]["field"] == "body.item_id"
         twice = await client.post(
             "/api/v1/quality/plans",
             json={
@@ -155,7 +155,7 @@ async def test_characteristic_changes(as_roles: AsRoles) -> None:
         )
         assert crossed.status_code == 422
         assert crossed.json()["error"]["details"] == [
-            {"field": "usl", "reason": "lsl must be below usl"}
+            {"field": "body.usl", "reason": "lsl must be below usl"}
         ]
         burr = characteristic(plan, "BURR")
         limits = await client.patch(

@@ -303,7 +303,7 @@ async def test_reports_search_filter_sort_and_page(as_roles: AsRoles) -> None:
         assert await names(q="chatter", limit=1, offset=1) == (["c"], 2)
         bad = await client.get(url, params={"sort": "weight"})
         assert bad.status_code == 422
-        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.sort"]
         assert (await client.get(url, params={"source": "robot"})).status_code == 422
         missing = await client.get("/api/v1/work-orders/999999/reports")
         assert missing.status_code == 404
@@ -344,7 +344,7 @@ async def test_transitions_search_filter_sort_and_page(as_roles: AsRoles) -> Non
         assert await steps(q="olivia", limit=1, offset=1) == (["paused"], 3)
         bad = await admin.get(url, params={"sort": "colour"})
         assert bad.status_code == 422
-        assert [d["field"] for d in bad.json()["error"]["details"]] == ["sort"]
+        assert [d["field"] for d in bad.json()["error"]["details"]] == ["query.sort"]
         assert (await admin.get(url, params={"to_status": "lost"})).status_code == 422
         missing = await admin.get("/api/v1/work-orders/999999/transitions")
         assert missing.status_code == 404
