@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import CursorResult, DateTime, Executable, MetaData, func
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -81,3 +81,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def plain_rows(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Every row of `statement` as the driver's plain tuples. It runs through the session (its
+    transaction and statement events) but the rows are taken from the driver's cursor as they
+    are, without a SQLAlchemy Row each: ~10 ms less for 10^4 rows of a textual statement,
+    whose columns have no result processing to skip."""
+    result = cast(CursorResult[Any], await session.execute(statement, params))
+    try:
+        return list(result.cursor.fetchall())  # psycopg's rows are tuples
+    finally:
+        result.close()

@@ -36,6 +36,7 @@ from core.bom.schemas import (
 )
 from core.common.listing import ListParams, ListSpec, paginate
 from core.common.schemas import Page
+from core.db import plain_rows
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.items.models import Item
 
@@ -547,7 +548,6 @@ async def delete_line(
 # exact numeric products grow ~15 digits of scale per level (136 at level 10), which makes the
 # arithmetic, not the reading, the cost of a deep explosion.
 CARRY = 12
-ROW_BATCH = 1000  # explosion rows turned into Python rows at a time
 
 
 def _explosion_cte(
@@ -809,9 +809,7 @@ async def unit_tree(
     """The explosion tree of one unit of the item (one recursive query)."""
     day = at or today()
     item, bom_id = await _top(session, item_id, day)
-    result = await session.execute(UNIT_TREE_SQL, {"bom_id": bom_id, "qty": 1, "at": day})
-    # rows are read in batches, so only one batch of row objects is alive at a time
-    rows = tuple(tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch)
+    rows = tuple(await plain_rows(session, UNIT_TREE_SQL, {"bom_id": bom_id, "qty": 1, "at": day}))
     items = frozenset(row[TREE_ITEM] for row in rows) | {item.id}
     return UnitExplosion(item.id, item.code, bom_id, day, rows, items)
 
@@ -898,7 +896,7 @@ async def patched_tree(
     if unit.item_id in changed:
         item, bom_id = await _top(session, unit.item_id, unit.at)
         params = {"bom_id": bom_id, "qty": 1, "at": unit.at}
-        fresh = [tuple(row) for row in (await session.execute(FIRST_LEVEL_SQL, params))]
+        fresh = await plain_rows(session, FIRST_LEVEL_SQL, params)
         rows, walk = _first_level(rows, fresh, changed)
         unit = replace(unit, item_code=item.code, bom_id=bom_id)
     by_key = {row[0]: row for row in rows}
@@ -917,8 +915,7 @@ async def patched_tree(
         "paths": [_path(by_key, row, unit.item_id) for row in seeds],
         "at": unit.at,
     }
-    result = await session.execute(SEEDED_TREE_SQL, params)
-    walked = [tuple(row) for batch in result.partitions(ROW_BATCH) for row in batch]
+    walked = await plain_rows(session, SEEDED_TREE_SQL, params)
     again = {row[0]: row for row in walked}
     seeded = {row[0] for row in seeds}
     # the rows kept, each seed walked again in its place (gone if its line is), then the new
