@@ -618,12 +618,12 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
                 )
                 print(wait, out[f"explosion_tree_cached_1_client_{wait}s_after_change"])
             for name, bom_id in [("sub_assembly", SUB_ASSEMBLY), ("other_product", other)]:
-                key = f"explosion_tree_cached_1_client_0s_after_{name}_change"
-                out[key] = after_change(cached, explosion, 0, scrap_change(db, bom_id))
-                print(key, out[key])
-            key = "explosion_tree_cached_1_client_0s_after_new_top_version"
-            out[key] = after_change(cached, explosion, 0, top_revision(cached, ids["top"]))
-            print(key, out[key])
+                row = f"explosion_tree_cached_1_client_0s_after_{name}_change"
+                out[row] = after_change(cached, explosion, 0, scrap_change(db, bom_id))
+                print(row, out[row])
+            row = "explosion_tree_cached_1_client_0s_after_new_top_version"
+            out[row] = after_change(cached, explosion, 0, top_revision(cached, ids["top"]))
+            print(row, out[row])
             # last: its answers of many quantities are refreshed after every later change
             out["explosion_tree_new_quantity_paced"] = measure(
                 cached, plans_for(lambda rng: new_quantity(explosion, rng)), paced=True

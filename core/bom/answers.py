@@ -26,8 +26,8 @@ from core.bom.service import (
     tree_quantities,
 )
 
-KEY = b'"quantity":'
-OPEN = KEY + b"0,"
+QUANTITY_FIELD = b'"quantity":'
+OPEN = QUANTITY_FIELD + b"0,"
 """An open quantity in an encoded template (every quantity is 0 there). Only keys match:
 inside an encoded string every quote is escaped, so `y":` (an unescaped quote after
 `quantity`) never occurs in one."""
@@ -63,10 +63,10 @@ class Template:
             return self.segments[0]
         # `"quantity":<n>,` for each, n exactly as orjson encodes it, split at a byte (NUL)
         # that encoded numbers never hold
-        numbers = orjson.dumps(quantities)[1:-1].replace(b",", b",\0" + KEY)
+        numbers = orjson.dumps(quantities)[1:-1].replace(b",", b",\0" + QUANTITY_FIELD)
         parts: list[bytes] = [b""] * (2 * len(quantities) + 1)
         parts[0::2] = self.segments
-        parts[1::2] = (KEY + numbers + b",").split(b"\0")
+        parts[1::2] = (QUANTITY_FIELD + numbers + b",").split(b"\0")
         return b"".join(parts)
 
 
