@@ -155,7 +155,7 @@ async def item_explosion(
         others = [
             kept
             for other, kept in cache.values(current)
-            if other != key and other[:2] == key[:2]  # type: ignore[index]
+            if isinstance(other, tuple) and other != key and other[:2] == key[:2]
         ]
         others.sort(key=lambda kept: abs(kept.unit.at - day))
         for kept in others[:OTHER_DAYS_TRIED]:
