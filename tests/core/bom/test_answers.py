@@ -3,6 +3,7 @@ the whole answer, for any quantity, whatever the item texts hold."""
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -69,6 +70,52 @@ def test_template_keeps_encoding_order_of_nested_objects() -> None:
     assert [n["quantity"] for n in nodes] == [20, 40]
     assert nodes[0]["children"][0]["children"][0]["item_code"] == 'quantity":1,'
     assert nodes[0]["children"][0]["children"][0]["quantity"] == 0.000012
+
+
+def _random_rows(seed: int) -> tuple[tuple[Any, ...], ...]:
+    """A random unit tree: up to 6 levels, 0-4 children each, some names needing escapes."""
+    rng = random.Random(seed)
+    names = ["plain", 'q"uote', "back\\slash", "\u00e9t\u00e9", '"quantity":0}', "tab\t"]
+    levels: list[list[tuple[Any, ...]]] = [[]]
+    lines = iter(range(1, 10_000))
+    parents: list[str] = [""]
+    for level in range(1, 7):
+        current = []
+        for parent in parents:
+            for _ in range(rng.randrange(5) if parent or level == 1 else 0):
+                line = next(lines)
+                key = f"{parent}.{line}" if parent else str(line)
+                per = rng.choice([1.0, 2.5, 0.125, 1e-06, 3.0])
+                current.append(
+                    (
+                        key,
+                        parent,
+                        line,
+                        level,
+                        level,
+                        rng.randrange(100, 200),
+                        f"C{line}",
+                        rng.choice(names),
+                        "pcs",
+                        per,
+                        rng.choice([0.0, 0.02]),
+                        rng.choice([None, 10]),
+                        Decimal(rng.randrange(1, 10**9)).scaleb(-rng.randrange(0, 24)),
+                    )
+                )
+        levels.append(current)
+        parents = [row[0] for row in current]
+    return tuple(row for level_rows in levels for row in level_rows)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_trees_render_as_their_whole_encoding(seed: int) -> None:
+    rows = _random_rows(seed)
+    unit = UnitExplosion(1, "TOP", 10, date(2026, 6, 1), rows, frozenset(r[5] for r in rows))
+    template = tree_template(unit)
+    assert len(template.segments) == len(rows) + 1
+    for quantity in (Decimal(1), Decimal("2.5"), Decimal("123456.000001")):
+        assert tree_answer(unit, template, quantity) == orjson.dumps(scaled_tree(unit, quantity))
 
 
 def test_an_empty_explosion_renders_empty_arrays() -> None:
