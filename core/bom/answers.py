@@ -10,7 +10,7 @@ place, byte for byte what encoding the whole answer would give (`service.scaled_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -167,6 +167,67 @@ def _tree_template(rows: Sequence[Sequence[Any]]) -> Template:
 NODE = b'{"line_id":'  # where a node's object starts (as a key, never inside a string)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fragment:
+    """One node's subtree in a tree template, without the array around it: `segments[0]`
+    starts at the node's `{` and the last segment ends at its `}`."""
+
+    segments: Sequence[bytes]
+    factors: Sequence[Decimal]
+    keys: Sequence[str]
+    levels: Sequence[int]
+
+
+def _cut(template: Template, first: int, end: int) -> _Fragment | None:
+    """The fragment of the subtree whose open quantities are `first` up to `end` (the node's,
+    then every deeper one); None where the bytes are not as expected."""
+    head, tail = template.segments[first], template.segments[end]
+    start, depth = head.rfind(NODE), template.levels[end - 1] - template.levels[first]
+    cut = len(LEAF_END) + 2 * depth
+    if start < 0 or tail[:cut] != LEAF_END + b"]}" * depth:
+        return None
+    segments = [head[start:], *template.segments[first + 1 : end], tail[:cut]]
+    return _Fragment(
+        segments,
+        template.factors[first:end],
+        template.keys[first:end],
+        template.levels[first:end],
+    )
+
+
+def _encoded(subtree: Sequence[Sequence[Any]]) -> _Fragment:
+    """The fragment of a subtree's rows (its top first), encoded."""
+    new = _tree_template(subtree)  # `[<the subtree's node>]`
+    segments = [new.segments[0][1:], *new.segments[1:-1], new.segments[-1][:-1]]
+    return _Fragment(segments, new.factors, new.keys, new.levels)
+
+
+def _subtrees(unit: UnitExplosion) -> tuple[dict[str, Sequence[Any]], dict[str, list[Any]]]:
+    """The unit's rows by key, and each key's child rows in position order."""
+    rows: dict[str, Sequence[Any]] = {}
+    below: dict[str, list[Sequence[Any]]] = {}
+    for row in unit.rows:
+        rows[row[0]] = row
+        below.setdefault(row[1], []).append(row)
+    return rows, below
+
+
+def _subtree(below: dict[str, list[Any]], top: Sequence[Any]) -> list[Sequence[Any]]:
+    """`top` and every row below it, breadth first (parents first, children in order)."""
+    subtree = [top]
+    for node in subtree:
+        subtree.extend(below.get(node[0], ()))
+    return subtree
+
+
+def _end(template: Template, first: int) -> int:
+    """Where the run of open quantities of the subtree whose top is at `first` ends."""
+    end, level = first + 1, template.levels[first]
+    while end < len(template.levels) and template.levels[end] > level:
+        end += 1
+    return end
+
+
 def spliced(old: Template, unit: UnitExplosion, seeds: Sequence[str]) -> Template | None:
     """The tree template of `unit`, a patch of the explosion `old` was encoded from in which
     only the subtrees of the `seeds` (occurrence keys) were walked again: `old` with each seed's
@@ -177,37 +238,63 @@ def spliced(old: Template, unit: UnitExplosion, seeds: Sequence[str]) -> Templat
     one after it. Its bytes start at the last node start before the seed's quantity and end
     after the leaf that closes the run and the closing brackets of the levels in between."""
     position = {key: index for index, key in enumerate(old.keys)}
-    below: dict[str, list[Sequence[Any]]] = {}
-    rows: dict[str, Sequence[Any]] = {}
-    for row in unit.rows:
-        rows[row[0]] = row
-        below.setdefault(row[1], []).append(row)
+    rows, below = _subtrees(unit)
     spans = []
     for key in seeds:
         first, seed = position.get(key), rows.get(key)
         if first is None or seed is None:
             return None
-        end = first + 1
-        while end < len(old.levels) and old.levels[end] > old.levels[first]:
-            end += 1
-        subtree = [seed]
-        for node in subtree:  # breadth first: parents first, children in position order
-            subtree.extend(below.get(node[0], ()))
-        spans.append((first, end, subtree))
+        spans.append((first, _end(old, first), _subtree(below, seed)))
     segments, factors = list(old.segments), list(old.factors)
     keys, levels = list(old.keys), list(old.levels)
     for first, end, subtree in sorted(spans, key=lambda span: span[0], reverse=True):
-        head, tail = segments[first], segments[end]
-        start, depth = head.rfind(NODE), old.levels[end - 1] - old.levels[first]
-        cut = len(LEAF_END) + 2 * depth
-        if start < 0 or tail[:cut] != LEAF_END + b"]}" * depth:
+        was = _cut(old, first, end)
+        if was is None:
             return None
-        new = _tree_template(subtree)  # `[<the subtree's node>]`, its quantities open
-        joined = [head[:start] + new.segments[0][1:], *new.segments[1:-1]]
-        segments[first : end + 1] = [*joined, new.segments[-1][:-1] + tail[cut:]]
+        head, tail = segments[first], segments[end]  # a later span may have changed `tail`
+        before, after = head[: -len(was.segments[0])], tail[len(was.segments[-1]) :]
+        new = _encoded(subtree)
+        joined = [before + new.segments[0], *new.segments[1:-1], new.segments[-1] + after]
+        segments[first : end + 1] = joined
         factors[first:end], keys[first:end] = new.factors, new.keys
         levels[first:end] = new.levels
     return Template(tuple(segments), tuple(factors), tuple(keys), tuple(levels))
+
+
+def recomposed(old: Template, unit: UnitExplosion) -> Template | None:
+    """The tree template of `unit`, a patch of the explosion `old` was encoded from after its
+    top item's BOM changed (`service.patched_tree`): a level-1 node whose key `old` holds at
+    level 1 keeps its encoded subtree, its own fields encoded anew (its line and version are
+    the new version's); other level-1 nodes are encoded with their subtrees. Changes deeper in
+    the kept subtrees are left to `spliced`. None where `old`'s bytes are not as expected."""
+    level_one = [index for index, level in enumerate(old.levels) if level == 1]
+    kept = {old.keys[first]: first for first in level_one}
+    below = _subtrees(unit)[1]
+    tops = below.get("", [])
+    heads = _heads(tops)
+    fragments: list[_Fragment] = []
+    for top, head in zip(tops, heads, strict=True):
+        first = kept.get(top[0])
+        if first is None:
+            fragments.append(_encoded(_subtree(below, top)))
+            continue
+        fragment = _cut(old, first, _end(old, first))
+        if fragment is None:
+            return None
+        fragments.append(replace(fragment, segments=[head, *fragment.segments[1:]]))
+    segments: list[bytes] = []
+    pending = b"["
+    for fragment in fragments:
+        segments.append(pending + fragment.segments[0])
+        segments.extend(fragment.segments[1:-1])
+        pending = fragment.segments[-1] + b","
+    segments.append(pending[:-1] + b"]" if fragments else b"[]")
+    return Template(
+        tuple(segments),
+        tuple(factor for fragment in fragments for factor in fragment.factors),
+        tuple(key for fragment in fragments for key in fragment.keys),
+        tuple(level for fragment in fragments for level in fragment.levels),
+    )
 
 
 def tree_answer(unit: UnitExplosion, template: Template, quantity: Decimal) -> bytes:

@@ -33,6 +33,7 @@ from core.bom.answers import (
     Template,
     flat_answer,
     flat_template,
+    recomposed,
     spliced,
     tree_answer,
     tree_template,
@@ -205,12 +206,19 @@ async def _computed(compute: Compute, session: AsyncSession) -> Kept:
 async def _patched(
     patch: Patch, session: AsyncSession, kept: Kept, changed: frozenset[int]
 ) -> Kept:
-    """`kept` patched after changes to the `changed` items; its tree template is spliced
-    (only the subtrees walked again are encoded) when the top item did not change."""
+    """`kept` patched after changes to the `changed` items. Its tree template, if it has one,
+    is spliced (only the subtrees walked again are encoded); after a change to the top item
+    it is first recomposed at level 1 (`answers.recomposed`)."""
     unit = await patch(session, kept.unit, changed)
     patched = Kept(unit)
-    old = kept._tree_template
-    if old is not None and unit.item_id not in changed:
-        seeds = [row[0] for row in topmost(kept.unit.rows, changed)[1]]
-        patched._tree_template = spliced(old, unit, seeds)
+    template = kept._tree_template
+    if template is None:
+        return patched
+    seeds = [row[0] for row in topmost(kept.unit.rows, changed)[1]]
+    if unit.item_id in changed:  # level 1 anew, then the changes below kept level-1 nodes
+        template = recomposed(template, unit)
+        kept_keys = set(template.keys) if template is not None else set()
+        seeds = [key for key in seeds if key in kept_keys]
+    if template is not None:
+        patched._tree_template = spliced(template, unit, seeds)
     return patched

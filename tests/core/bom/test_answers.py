@@ -4,6 +4,7 @@ the whole answer, for any quantity, whatever the item texts hold."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from core.bom.answers import (
     Template,
     flat_answer,
     flat_template,
+    recomposed,
     spliced,
     tree_answer,
     tree_template,
@@ -150,7 +152,7 @@ def _row(key: str, item: int, factor: str, name: str = "x") -> tuple[Any, ...]:
 
 
 def _patch(
-    rows: tuple[tuple[Any, ...], ...], walked: dict[str, list[tuple[Any, ...]]]
+    rows: Sequence[Sequence[Any]], walked: dict[str, list[tuple[Any, ...]]]
 ) -> UnitExplosion:
     """UNIT with each seed (key of `walked`) replaced in place by its first new row and the
     rest of its new subtree appended, as `service.patched_tree` merges rows."""
@@ -199,3 +201,51 @@ def test_a_seed_missing_after_the_patch_is_not_spliced() -> None:
     gone = UnitExplosion(1, "TOP", 10, UNIT.at, after.rows[1:], after.items)
     assert spliced(tree_template(UNIT), gone, ["1"]) is None
     assert spliced(tree_template(UNIT), after, ["9.9"]) is None
+
+
+def _revised(
+    level_one: list[tuple[Any, ...]], keep: set[str], walked: list[tuple[Any, ...]]
+) -> UnitExplosion:
+    """UNIT after a new version of its top BOM, as `service.patched_tree` merges rows: the
+    level-1 rows as they are now, the kept rows below the level-1 keys in `keep`, then the
+    rows walked again."""
+    below = [row for row in ROWS if row[4] > 1 and row[0].split(".", 1)[0] in keep]
+    rows = (*level_one, *below, *walked)
+    return UnitExplosion(1, "TOP", 20, UNIT.at, rows, frozenset(r[5] for r in rows) | {1})
+
+
+def _line(row: tuple[Any, ...], line: int, bom: int) -> tuple[Any, ...]:
+    return (row[0], row[1], line, bom, *row[4:])
+
+
+REVISIONS = {
+    "a line added before the kept one": (
+        [_row("31", 109, "3"), _line(ROWS[0], 30, 20)],
+        {"1"},
+        [_row("31.32", 110, "6")],
+        [],
+    ),
+    "a line dropped, one changed below": (
+        [_line(ROWS[1], 33, 20)],
+        {"2"},
+        [],
+        ["2.8"],
+    ),
+    "every line new": ([_row("34", 111, "1")], set(), [_row("34.35", 112, "2")], []),
+    "no lines left": ([], set(), [], []),
+}
+
+
+@pytest.mark.parametrize("revision", REVISIONS.values(), ids=REVISIONS.keys())
+def test_recomposed_templates_are_the_whole_encoding(
+    revision: tuple[list[tuple[Any, ...]], set[str], list[tuple[Any, ...]], list[str]],
+) -> None:
+    level_one, keep, walked, seeds = revision
+    after = _revised(level_one, keep, walked)
+    if seeds:  # a change below a kept level-1 node, walked again in place
+        after = _patch(after.rows, {"2.8": [_row("2.8", 104, "12"), _row("2.8.36", 113, "5")]})
+    base = recomposed(tree_template(UNIT), after)
+    assert base is not None
+    template = spliced(base, after, seeds)
+    assert template == tree_template(after)
+    assert tree_answer(after, template, Decimal(3)) == orjson.dumps(scaled_tree(after, Decimal(3)))
