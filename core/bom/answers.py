@@ -237,6 +237,8 @@ def spliced(old: Template, unit: UnitExplosion, seeds: Sequence[str]) -> Templat
     In encoding order a subtree is one run of open quantities: the seed's, then every deeper
     one after it. Its bytes start at the last node start before the seed's quantity and end
     after the leaf that closes the run and the closing brackets of the levels in between."""
+    if not seeds:
+        return old
     position = {key: index for index, key in enumerate(old.keys)}
     rows, below = _subtrees(unit)
     spans = []
