@@ -143,6 +143,7 @@ async def _drive(
         "throughput_rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(percentile(latencies, 0.95), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
         "max_ms": round(max(latencies), 2),
         "errors": errors,
     }

@@ -12,7 +12,10 @@ own active BOM version; one shared component used on 100 BOMs at every level), t
   against two baselines in the same run: a naive per-node query loop (N+1) and a per-level loop
   (one query per level). These "cold" rows run with the BOM answer cache off;
 - the same explosion and where-used reads through the API with the cache on (the answer
-  computed once, then served while the BOM generation is unchanged), in-process and over HTTP.
+  computed once, then served while the BOM generation is unchanged), in-process and over HTTP;
+- over HTTP, the first reader right after each kind of BOM change, and 20 paced clients
+  reading while an engineering change is committed every `CHANGE_EVERY_S` seconds (a
+  sub-assembly's line, a new version of the top item through the API, another product).
 
 Prints a table and writes bench/results/core_production.json. Figures are latencies in ms.
 """
@@ -572,6 +575,35 @@ def other_product(db: TestDb) -> int:
     return int(row[0])
 
 
+CHANGE_EVERY_S = 5.0  # engineering changes committed while 20 clients read
+CHURN_SECONDS = 60.0
+
+
+def under_changes(
+    api: Served, plans: list[list[Request]], changes: list[Change], every_s: float
+) -> dict[str, Any]:
+    """Paced clients reading for `CHURN_SECONDS` while `changes` are committed in turn, one
+    every `every_s` seconds: every reader's latency, those right after a change included."""
+    stop = threading.Event()
+    committed: list[float] = []
+
+    def commit() -> None:
+        for n in itertools.count():
+            if stop.wait(every_s):
+                return
+            changes[n % len(changes)](n)
+            committed.append(time.perf_counter())
+
+    thread = threading.Thread(target=commit, daemon=True)
+    thread.start()
+    try:
+        result = measure(api, plans, paced=True, seconds=CHURN_SECONDS)
+    finally:
+        stop.set()
+        thread.join()
+    return result | {"changes": len(committed), "change_every_s": every_s}
+
+
 def new_quantity(request: Request, rng: random.Random) -> Request:
     """`request` (an explosion) for a random top quantity instead of its own."""
     url, params = request
@@ -624,6 +656,15 @@ def http_results(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
             row = "explosion_tree_cached_1_client_0s_after_new_top_version"
             out[row] = after_change(cached, explosion, 0, top_revision(cached, ids["top"]))
             print(row, out[row])
+            churn = [
+                scrap_change(db, SUB_ASSEMBLY),
+                top_revision(cached, ids["top"]),
+                scrap_change(db, other),
+            ]
+            for name, plans in bom_reads:
+                row = f"{name}_cached_paced_with_changes"
+                out[row] = under_changes(cached, plans, churn, CHANGE_EVERY_S)
+                print(row, out[row])
             # last: its answers of many quantities are refreshed after every later change
             out["explosion_tree_new_quantity_paced"] = measure(
                 cached, plans_for(lambda rng: new_quantity(explosion, rng)), paced=True

@@ -496,7 +496,8 @@ async def backflush(
     item and the shortfall when there is not enough. Does not commit: the caller commits, or
     rolls back on any error (some components may already be booked when a later one is short).
     Errors name `path.work_order_id` and `body.location_id` of the completion request, and the
-    arguments `produced_lot_id` and `components` (derived, not request inputs).
+    arguments `produced_lot_id` and `components` when those are invalid (derived, not request
+    inputs); a shortfall is a conflict of the whole request (no field).
     """
     await _work_order(session, work_order_id, "path.work_order_id")
     if not 1 <= produced_lot_id <= MAX_ID:
@@ -558,7 +559,8 @@ async def _consume(
                 else ""
             )
         )
-        raise Conflict(message, details=[ErrorDetail(field="components", reason=message)])
+        # no request field: the components are derived from the BOM, not sent
+        raise Conflict(message, details=[ErrorDetail(field=None, reason=message)])
     transactions = []
     remaining = quantity
     for row in rows:

@@ -96,6 +96,8 @@ async def test_failed_completion_leaves_nothing_half_done(as_roles: AsRoles) -> 
     assert r.status_code == 409, r.text
     message = r.json()["error"]["message"]
     assert "BAR" in message and "short 1.6" in message
+    # the components come from the BOM, not the request: no field to point at
+    assert [d["field"] for d in r.json()["error"]["details"]] == [None]
     assert after == before
     assert after["order"]["status"] == "in_progress" and after["shaft_lots"] == 0
 
