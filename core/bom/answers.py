@@ -22,6 +22,7 @@ from core.bom.service import (
     flat_quantities,
     header,
     json_number,
+    node_fields,
     tree_quantities,
 )
 
@@ -87,24 +88,7 @@ LEAF_END = b'"has_bom":false,"children":[]}'  # how a leaf's object ends, after 
 def _heads(rows: Sequence[Sequence[Any]]) -> list[bytes]:
     """Each row's node encoded up to its quantity (`{"line_id":...,"operation_seq":..,`),
     as one orjson call over flat objects whose last field is `"quantity":0`."""
-    encoded = orjson.dumps(
-        [
-            {
-                "line_id": line,
-                "bom_id": bom_id,
-                "level": level,
-                "item_id": item,
-                "item_code": code,
-                "item_name": name,
-                "unit": unit,
-                "quantity_per": int(per) if per.is_integer() else per,
-                "scrap_factor": int(scrap) if scrap.is_integer() else scrap,
-                "operation_seq": op,
-                "quantity": 0,
-            }
-            for _, _, line, bom_id, level, item, code, name, unit, per, scrap, op, _ in rows
-        ]
-    )
+    encoded = orjson.dumps([node_fields(row, 0) for row in rows])
     # n + 1 pieces: `[` or `,` then a head, and a last `]`
     return [piece[1:] for piece in encoded.split(HEAD_END)[:-1]]
 

@@ -756,6 +756,27 @@ def tree_quantities(factors: Iterable[Decimal], quantity: Decimal) -> list[int |
     return [int(value) if value.is_integer() else value for value in values]
 
 
+def node_fields(row: Sequence[Any], quantity: Any) -> dict[str, Any]:
+    """An explosion node's own fields (the ExplosionNode shape up to its quantity, in its
+    order) from a UNIT_TREE_SQL row: what `tree_nodes` and the templates of core.bom.answers
+    both encode."""
+    _, _, line, bom_id, level, item, code, name, unit, per, scrap, op, _ = row
+    return {
+        "line_id": line,
+        "bom_id": bom_id,
+        "level": level,
+        "item_id": item,
+        "item_code": code,
+        "item_name": name,
+        "unit": unit,
+        # JSON numbers: integral values as int (`22`, not `22.0`), inline for speed
+        "quantity_per": int(per) if per.is_integer() else per,
+        "scrap_factor": int(scrap) if scrap.is_integer() else scrap,
+        "operation_seq": op,
+        "quantity": quantity,
+    }
+
+
 def tree_nodes(rows: Sequence[Sequence[Any]], quantities: Sequence[Any]) -> list[dict[str, Any]]:
     """Nested JSON-ready nodes (the ExplosionNode shape) from UNIT_TREE_SQL rows, which come
     parents first and children in position order; `quantities[i]` is row i's quantity.
@@ -768,23 +789,10 @@ def tree_nodes(rows: Sequence[Sequence[Any]], quantities: Sequence[Any]) -> list
     roots: list[dict[str, Any]] = []
     nodes: dict[str, dict[str, Any]] = {}
     for row, qty in zip(rows, quantities, strict=True):
-        key, parent_key, line, bom_id, level, item, code, name, unit, per, scrap, op, _ = row
-        node: dict[str, Any] = {
-            "line_id": line,
-            "bom_id": bom_id,
-            "level": level,
-            "item_id": item,
-            "item_code": code,
-            "item_name": name,
-            "unit": unit,
-            # JSON numbers: integral values as int (`22`, not `22.0`), inline for speed
-            "quantity_per": int(per) if per.is_integer() else per,
-            "scrap_factor": int(scrap) if scrap.is_integer() else scrap,
-            "operation_seq": op,
-            "quantity": qty,
-            "has_bom": False,
-            "children": (),
-        }
+        key, parent_key = row[0], row[1]
+        node = node_fields(row, qty)
+        node["has_bom"] = False
+        node["children"] = ()
         nodes[key] = node
         parent = nodes.get(parent_key) if parent_key else None
         if parent is None:  # level 1, or the top of a subtree encoded alone
