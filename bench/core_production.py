@@ -10,7 +10,8 @@ own active BOM version; one shared component used on 100 BOMs at every level), t
 - multi-level explosion of the big BOM (tree and flat) and where-used (deep leaf, shared
   component): the recursive query alone and the service functions, 1 client and 20 clients,
   against two baselines in the same run: a naive per-node query loop (N+1) and a per-level loop
-  (one query per level). These "cold" rows run with the BOM answer cache off;
+  (one query per level), each building the same rows as the recursive query (checked, and
+  recorded under `rows`). These "cold" rows run with the BOM answer cache off;
 - the same explosion and where-used reads through the API with the cache on (the answer
   computed once, then served while the BOM generation is unchanged), in-process and over HTTP;
 - over HTTP, the first reader right after each kind of BOM change, and 20 paced clients
@@ -34,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -243,42 +244,66 @@ def sql_explosion(ids: dict[str, int]) -> Callable[[psycopg.Connection[Any], ran
 
 
 LEVEL_SQL = f"""
-    SELECT b.item_id, b.quantity, l.id, l.component_item_id, l.quantity, l.scrap_factor,
+    SELECT b.item_id, b.id, b.quantity, l.id, l.component_item_id, l.quantity, l.scrap_factor,
            l.operation_seq, l.position, i.code, i.name, i.unit
     FROM bom b JOIN bom_line l ON l.bom_id = b.id JOIN item i ON i.id = l.component_item_id
     WHERE b.item_id = ANY(:items) AND {bom.EFFECTIVE}
 """
+ROLL = Context(prec=60, rounding=ROUND_HALF_UP)  # the walk's numeric arithmetic, ties away
+CARRIED = Decimal(1).scaleb(-bom.CARRY)  # quantities carried per level, as the walk does
+
+Occurrence = tuple[Decimal, tuple[int, ...], tuple[int, ...]]
+"""A node of the explosion: its rolled-up quantity, line ids and item ids from the top."""
 
 
-def _roll(frontier: dict[int, list[Decimal]], rows: Any) -> tuple[int, dict[int, list[Decimal]]]:
-    """Rolled-up quantities of the next level (one entry per path, as the explosion has)."""
-    count, nxt = 0, dict[int, list[Decimal]]()
-    for parent, base, _, component, per, scrap, *_ in rows:
-        for qty in frontier.get(parent, []):
-            count += 1
-            nxt.setdefault(component, []).append(qty / base * per * (1 + scrap))
-    return count, nxt
+def _level(
+    frontier: dict[int, list[Occurrence]], lines: Any, level: int
+) -> tuple[list[bom.ExplosionRow], dict[int, list[Occurrence]]]:
+    """The rows of the next level, one per occurrence as `bom.explosion_rows` returns them
+    (quantities rounded per level as the recursive walk does, cycles skipped), and the
+    occurrences they are the parents of."""
+    rows: list[bom.ExplosionRow] = []
+    below: dict[int, list[Occurrence]] = {}
+    for parent, bom_id, base, line, item, per, scrap, op, pos, code, name, unit in lines:
+        for qty, line_path, item_path in frontier.get(parent, ()):
+            if item in item_path:
+                continue
+            rolled = ROLL.multiply(ROLL.multiply(ROLL.divide(qty, base), per), 1 + scrap)
+            qty_here = rolled.quantize(CARRIED, rounding=ROUND_HALF_UP)
+            path = (*line_path, line)
+            rows.append(
+                bom.ExplosionRow(
+                    line, bom_id, item, level, qty_here, path, code, name, unit, per, scrap, op, pos
+                )
+            )
+            if level < bom.MAX_LEVELS:
+                below.setdefault(item, []).append((qty_here, path, (*item_path, item)))
+    return rows, below
 
 
-async def naive_explosion(session: AsyncSession, top: int) -> int:
+async def naive_explosion(session: AsyncSession, top: int) -> list[bom.ExplosionRow]:
     """Baseline: the same rows with one query per node (N+1), quantities rolled up in Python."""
-    rows, stack = 0, [(top, Decimal(10))]
+    rows: list[bom.ExplosionRow] = []
+    stack: list[tuple[int, int, Occurrence]] = [(top, 1, (Decimal(10), (), (top,)))]
     while stack:
-        item, qty = stack.pop()
+        item, level, occurrence = stack.pop()
         lines = (await session.execute(text(LEVEL_SQL), {"items": [item], "at": AT})).all()
-        count, nxt = _roll({item: [qty]}, lines)
-        rows += count
-        stack += [(component, q) for component, qs in nxt.items() for q in qs]
+        found, below = _level({item: [occurrence]}, lines, level)
+        rows += found
+        stack += [(child, level + 1, o) for child, os in below.items() for o in os]
     return rows
 
 
-async def per_level_explosion(session: AsyncSession, top: int) -> int:
+async def per_level_explosion(session: AsyncSession, top: int) -> list[bom.ExplosionRow]:
     """Baseline: the same rows with one query per level, quantities rolled up in Python."""
-    rows, frontier = 0, {top: [Decimal(10)]}
+    rows: list[bom.ExplosionRow] = []
+    frontier: dict[int, list[Occurrence]] = {top: [(Decimal(10), (), (top,))]}
+    level = 1
     while frontier:
         lines = (await session.execute(text(LEVEL_SQL), {"items": list(frontier), "at": AT})).all()
-        count, frontier = _roll(frontier, lines)
-        rows += count
+        found, frontier = _level(frontier, lines, level)
+        rows += found
+        level += 1
     return rows
 
 
@@ -387,13 +412,14 @@ async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
         results["service_where_used_shared_20_clients"] = summary(
             await concurrently(lambda rng: service(used_shared))
         )
-        counts: dict[str, int] = {}
+        counts: dict[str, int | bool] = {}
+        built: dict[str, list[bom.ExplosionRow]] = {}
 
         async def naive(session: AsyncSession) -> None:
-            counts["naive_rows"] = await naive_explosion(session, ids["top"])
+            built["naive"] = await naive_explosion(session, ids["top"])
 
         async def per_level(session: AsyncSession) -> None:
-            counts["per_level_rows"] = await per_level_explosion(session, ids["top"])
+            built["per_level"] = await per_level_explosion(session, ids["top"])
 
         async def naive_up(session: AsyncSession) -> None:
             counts["naive_where_used_rows"] = await naive_where_used(session, ids["shared"])
@@ -408,10 +434,12 @@ async def run(db: TestDb, ids: dict[str, int]) -> dict[str, Any]:
             await timed(lambda: service(naive_up), runs=5)
         )
         async with sessions() as session:
-            tree_rows = len(
-                await bom.explosion_rows(session, bom_id=ids["top"], quantity=Decimal(1), at=AT)
-            )
-        results["rows"] = {"explosion": tree_rows, **counts}
+            tree = await bom.explosion_rows(session, bom_id=ids["top"], quantity=Decimal(10), at=AT)
+        by_path = sorted(tree, key=lambda row: row.line_path)
+        for name, rows in built.items():  # the baselines build the same rows
+            counts[f"{name}_rows"] = len(rows)
+            counts[f"{name}_same_rows"] = sorted(rows, key=lambda row: row.line_path) == by_path
+        results["rows"] = {"explosion": len(tree), **counts}
         results |= await cached_rows(db, ids, cold)
     finally:
         await app.state.db.dispose()
