@@ -124,14 +124,14 @@ def _tree_template(rows: Sequence[Sequence[Any]]) -> Template:
     if roots:
         push(roots)
     while stack:
-        token = stack.pop()
-        if isinstance(token, bytes):
-            pending.append(token)
+        step = stack.pop()
+        if isinstance(step, bytes):
+            pending.append(step)
             continue
-        pending.append(heads[token])
+        pending.append(heads[step])
         segments.append(b"".join(pending))
-        order.append(token)
-        below = children[token]
+        order.append(step)
+        below = children[step]
         if below is None:
             pending = [LEAF_END]
         else:

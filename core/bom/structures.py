@@ -217,8 +217,9 @@ async def _patched(
     seeds = [row[0] for row in topmost(kept.unit.rows, changed)[1]]
     if unit.item_id in changed:  # level 1 anew, then the changes below kept level-1 nodes
         template = recomposed(template, unit)
-        kept_keys = set(template.keys) if template is not None else set()
-        seeds = [key for key in seeds if key in kept_keys]
-    if template is not None:
-        patched._tree_template = spliced(template, unit, seeds)
+        if template is None:
+            return patched
+        encoded = set(template.keys)
+        seeds = [key for key in seeds if key in encoded]
+    patched._tree_template = spliced(template, unit, seeds)
     return patched
